@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,8 @@ def positive_float(text):
 
 
 def cmd_train(args):
+    from dataclasses import asdict
+
     from .train import TrainConfig, fit, save_checkpoint
     from .viz import grid, save_png, timelapse
 
@@ -52,7 +55,7 @@ def cmd_train(args):
     save_checkpoint(run, out / "generator.pt", include_training_state=False)
     save_png(grid(run.snapshots[-1][1]), out / "samples.png", scale=2)
     timelapse(run.snapshots, out / "timelapse.gif")
-    summary = {"model": config.model, "step": run.step, "device": str(run.device), "seconds": round(run.elapsed, 1),
+    summary = {"command": args.command_line, "config": asdict(config), "model": config.model, "step": run.step, "device": str(run.device), "seconds": round(run.elapsed, 1),
                "wall_seconds_this_call": round(time.perf_counter() - started, 1),
                "images_per_s": round(run.images_per_s, 1), "checkpoint": str(out / "checkpoint.pt")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -84,6 +87,59 @@ def cmd_number(args):
     G = load_generator(args.checkpoint)
     save_png(write_number(G, number, seed=args.seed, invert=args.invert).numpy(), args.out, scale=args.scale)
     print(f"wrote {number} to {args.out}")
+
+
+def cmd_train_classifier(args):
+    from .metrics import save_classifier, train_classifier
+
+    started = time.perf_counter()
+    model, acc = train_classifier(epochs=args.epochs, seed=args.seed, device=args.device)
+    card = {"command": args.command_line,
+            "epochs": args.epochs, "seed": args.seed, "device": str(next(model.parameters()).device),
+            "wall_seconds": round(time.perf_counter() - started, 1), "test_accuracy": acc}
+    save_classifier(model.cpu(), args.out, card)
+    print(json.dumps(card))
+
+
+def cmd_ship(args):
+    """Copy a finished run's sample-only generator into cgan_lib/pretrained/ with a model card."""
+    import shutil
+
+    from .metrics import PRETRAINED_DIR, evaluate_generator, real_reference
+    from .sample import load_generator
+
+    run_dir = Path(args.run)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    G = load_generator(run_dir / "generator.pt")
+    scores = evaluate_generator(G, args.per_class, seed=args.seed)
+    card = {**summary, "scored_with": f"{args.per_class} samples per class, seed {args.seed}",
+            "scores": scores, "real_reference": real_reference(10 * args.per_class)}
+    PRETRAINED_DIR.mkdir(exist_ok=True)
+    shutil.copyfile(run_dir / "generator.pt", PRETRAINED_DIR / f"{args.name}.pt")
+    if (run_dir / "timelapse.gif").exists():
+        shutil.copyfile(run_dir / "timelapse.gif", PRETRAINED_DIR / f"{args.name}.gif")
+    (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    print(json.dumps(card["scores"]))
+
+
+def cmd_evaluate(args):
+    from .metrics import evaluate_generator, format_table, real_reference, score
+    from .sample import load_generator
+
+    rows = {}
+    if args.checkpoint:
+        rows[Path(args.checkpoint).name] = evaluate_generator(load_generator(args.checkpoint), args.per_class, args.seed)
+    else:
+        with np.load(args.samples) as z:
+            if "images" not in z or z["images"].ndim != 3 or z["images"].shape[1:] != (28, 28):
+                raise ValueError(f"{args.samples} holds no 'images' array of shape (N, 28, 28)")
+            rows[Path(args.samples).name] = score(z["images"].astype(np.uint8), z["labels"] if "labels" in z else None)
+    n = next(iter(rows.values()))["n"]
+    rows["real data (test half A)"] = real_reference(min(n, 5000))
+    print(format_table(rows))
+    print(json.dumps(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
 
 
 def main(argv=None):
@@ -127,7 +183,32 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_number)
 
+    p = sub.add_parser("evaluate", help="score a checkpoint or a samples .npz with the MNIST classifier")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint")
+    source.add_argument("--samples", help="an .npz with images (N, 28, 28) uint8 and optionally labels")
+    p.add_argument("--per-class", type=positive_int, default=500, help="samples per digit (checkpoint only)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="also write the scores to this file")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("ship", help="copy a run's generator into cgan_lib/pretrained/ with a scored model card")
+    p.add_argument("--run", required=True, help="a folder written by train")
+    p.add_argument("--name", required=True)
+    p.add_argument("--per-class", type=positive_int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_ship)
+
+    p = sub.add_parser("train-classifier", help="train the MNIST classifier the scores are built on")
+    p.add_argument("--epochs", type=positive_int, default=6)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_train_classifier)
+
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.command_line = "python -m cgan_lib " + shlex.join(argv)  # recorded in model cards
     from .data import MNISTUnavailable
     from .train import CheckpointError, TrainingDiverged
 

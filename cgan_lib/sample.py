@@ -62,6 +62,17 @@ def load_generator(path: str | Path, device=None) -> nn.Module:
     return run.generator.eval()
 
 
+def pretrained(name: str = "cdcgan", device=None) -> nn.Module:
+    """A shipped generator by model name (see cgan_lib/pretrained/*.json for how each was trained)."""
+    from .metrics import PRETRAINED_DIR
+
+    path = PRETRAINED_DIR / f"{name}.pt"
+    if not path.exists():
+        shipped = sorted(p.stem for p in PRETRAINED_DIR.glob("*.pt") if p.stem != "classifier")
+        raise ValueError(f"no shipped model {name!r}; shipped: {', '.join(shipped) or 'none'}")
+    return load_generator(path, device)
+
+
 def latents(n: int, z_dim: int, seed: int | None = None, device="cpu") -> torch.Tensor:
     """n standard-normal latent vectors, reproducible for a seed."""
     g = torch.Generator().manual_seed(seed) if seed is not None else None

@@ -242,8 +242,8 @@ def fit(
     snapshot_every = cfg.snapshot_every or steps_per_epoch
     deadline = time.perf_counter() + seconds if seconds is not None else math.inf
 
-    bar = _progress_bar(seconds if target == math.inf else target - run.step, "s" if target == math.inf else "step",
-                        progress)
+    bar = _progress_bar(int(seconds) if target == math.inf else target - run.step,
+                        "s" if target == math.inf else "step", progress)
     pending: list[torch.Tensor] = []
 
     def flush():
@@ -267,7 +267,6 @@ def fit(
     if run.step == 0 and not run.snapshots:
         run.snapshots.append((0, snapshot(run)))
     start, start_step, base_elapsed = time.perf_counter(), run.step, run.elapsed
-    last_tick = start
     perm_epoch, perm = -1, None
     run.G.train(), run.D.train()
     while run.step < target and time.perf_counter() < deadline:
@@ -281,8 +280,8 @@ def fit(
             flush()
             if bar is not None:
                 now = time.perf_counter()
-                bar.update(log_every if target != math.inf else now - last_tick)
-                last_tick = now
+                # a step bar counts steps; a time bar counts whole seconds since the start
+                bar.update(log_every if target != math.inf else int(now - start) - bar.n)
                 rate = (run.step - start_step) * cfg.batch_size / (now - start)
                 h = run.history
                 bar.set_postfix_str(f"D(x)={h['d_real'][-1]:.2f} D(G(z))={h['d_fake'][-1]:.2f} "

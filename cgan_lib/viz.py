@@ -94,3 +94,29 @@ def show(image: np.ndarray, title: str | None = None, scale: float = 1.0, ax=Non
     if title:
         ax.set_title(title)
     return ax
+
+
+def show_source(obj):
+    """Display the source of a library function or class in a notebook (highlighted in the HTML book)."""
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
+
+
+def gif_html(path: str | Path, width: int | None = None, alt: str = "animation"):
+    """An animated GIF as an inline <img> (base64), which renders the same in Jupyter, Colab and the HTML book."""
+    import base64
+
+    from IPython.display import HTML
+
+    encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    size = f' width="{width}"' if width else ""
+    return HTML(f'<img src="data:image/gif;base64,{encoded}"{size} alt="{alt}">')
+
+
+def figure_to_array(fig) -> np.ndarray:
+    """Render a matplotlib figure to an RGB uint8 array (a GIF frame)."""
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

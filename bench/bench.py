@@ -1,0 +1,206 @@
+"""Throughput and time-to-quality of cgan_lib's training against a straightforward reference loop.
+
+    python bench/bench.py                         # cdcgan and the reference, 5 minutes each, this device
+    python bench/bench.py --models cdcgan mlp --minutes 2 --throughput-only
+
+For each model: images/s, and the training wall time until 1,000 generated digits (100 per label) reach
+90%, 95% and 98% accuracy under the project's classifier (scored every --score-every seconds of training;
+scoring time is excluded), plus the Fréchet distance (5,000 samples) reached at the end of the budget.
+The reference loop is written the way the seed projects do it: a map-style Dataset that converts each
+uint8 digit to a PIL image and through ToTensor/Normalize, a DataLoader, nn.BCELoss on sigmoid outputs,
+and the DCGAN recipe (width 64, one-hot labels concatenated to G's input and D's input planes). It runs in
+the same process, on the same data, device and budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cgan_lib import data as mnist  # noqa: E402
+from cgan_lib.metrics import load_classifier, predict, score  # noqa: E402
+from cgan_lib.sample import generate, sample_by_label  # noqa: E402
+from cgan_lib.train import TrainConfig, fit, new_run, pick_device  # noqa: E402
+
+TARGETS = (0.90, 0.95, 0.98)
+
+# The recipes the book ships (see cgan_lib/pretrained/*.json for the exact commands).
+RECIPES = {
+    "cdcgan": TrainConfig(model="cdcgan", model_kwargs={"width": 32}, ema=0.999, snapshot_every=10**9),
+    "cmlp": TrainConfig(model="cmlp", ema=0.999, snapshot_every=10**9),
+    "dcgan": TrainConfig(model="dcgan", model_kwargs={"width": 32}, ema=0.999, snapshot_every=10**9),
+    "mlp": TrainConfig(model="mlp", ema=0.999, snapshot_every=10**9),
+}
+
+
+def quick_accuracy(G, classifier, seed=123):
+    """Accuracy of 1,000 digits (100 per label) for a conditional G; None for an unconditional one."""
+    if not G.num_classes:
+        return None
+    images, labels = sample_by_label(G, 100, seed=seed)
+    return (predict(classifier, images)[0] == labels).float().mean().item()
+
+
+def bench_cgan_lib(name, seconds, score_every, device, classifier):
+    run = new_run(RECIPES[name], device)
+    data = mnist.mnist_tensors("train", run.device)
+    curve, reached = [], {}
+    while run.elapsed < seconds:
+        fit(run, seconds=min(score_every, seconds - run.elapsed), data=data, progress=False)
+        acc = quick_accuracy(run.generator, classifier)
+        curve.append((round(run.elapsed, 1), acc))
+        for t in TARGETS:
+            if acc is not None and acc >= t and t not in reached:
+                reached[t] = round(run.elapsed, 1)
+        print(f"  {name}: {run.elapsed:6.1f}s  step {run.step:6d}  accuracy {acc}", flush=True)
+    images_per_s = run.step * run.config.batch_size / run.elapsed
+    return run.generator, images_per_s, curve, reached
+
+
+# --------------------------------------------------------------------------------------------------------
+# The reference: how a straightforward conditional DCGAN is usually written.
+
+class RefDataset(torch.utils.data.Dataset):
+    def __init__(self, images, labels):
+        from torchvision import transforms
+
+        self.images, self.labels = images.numpy(), labels.numpy()
+        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[i], mode="L")), int(self.labels[i])
+
+
+class RefG(nn.Module):
+    def __init__(self, nz=100, ngf=64):
+        super().__init__()
+        self.z_dim, self.num_classes = nz, 10
+        self.emb = nn.Embedding(10, 10)
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(nz + 10, ngf * 4, 7, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, 1, 4, 2, 1, bias=False), nn.Tanh())
+
+    def forward(self, z, y):
+        return self.net(torch.cat([z, self.emb(y)], 1)[:, :, None, None])
+
+
+class RefD(nn.Module):
+    def __init__(self, ndf=64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(11, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 2, 1, 7, 1, 0, bias=False), nn.Sigmoid())
+
+    def forward(self, x, y):
+        planes = nn.functional.one_hot(y, 10).float()[:, :, None, None].expand(-1, -1, 28, 28)
+        return self.net(torch.cat([x, planes], 1)).view(-1)
+
+
+def bench_reference(seconds, score_every, device, classifier):
+    torch.manual_seed(0)
+    G, D = RefG().to(device), RefD().to(device)
+    for m in list(G.modules()) + list(D.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0, 0.02)
+    loader = torch.utils.data.DataLoader(RefDataset(*mnist.load_mnist("train")), batch_size=128, shuffle=True,
+                                         drop_last=True)
+    crit = nn.BCELoss()
+    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    trained, steps, next_score, curve, reached = 0.0, 0, score_every, [], {}
+    tick = time.perf_counter()
+    while trained < seconds:
+        for x, y in loader:  # the time spent loading a batch counts as training time, as on a wall clock
+            x, y = x.to(device), y.to(device)
+            b = x.size(0)
+            ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
+            z = torch.randn(b, 100, device=device)
+            yf = torch.randint(0, 10, (b,), device=device)
+            fake = G(z, yf)
+            D.zero_grad()
+            loss_d = crit(D(x, y), ones) + crit(D(fake.detach(), yf), zeros)
+            loss_d.backward()
+            opt_d.step()
+            G.zero_grad()
+            loss_g = crit(D(fake, yf), ones)
+            loss_g.backward()
+            opt_g.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            trained += time.perf_counter() - tick
+            steps += 1
+            if trained >= next_score or trained >= seconds:  # scoring time is excluded
+                G.eval()
+                acc = quick_accuracy(G, classifier)
+                G.train()
+                curve.append((round(trained, 1), acc))
+                for t in TARGETS:
+                    if acc >= t and t not in reached:
+                        reached[t] = round(trained, 1)
+                print(f"  reference: {trained:6.1f}s  step {steps:6d}  accuracy {acc:.4f}", flush=True)
+                next_score += score_every
+            if trained >= seconds:
+                break
+            tick = time.perf_counter()
+    return G.eval(), steps * 128 / trained, curve, reached
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["cdcgan"], choices=list(RECIPES))
+    p.add_argument("--minutes", type=float, default=5.0)
+    p.add_argument("--score-every", type=float, default=20.0, help="seconds of training between scorings")
+    p.add_argument("--no-reference", action="store_true")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", help="write the results here too")
+    args = p.parse_args()
+    device = pick_device(args.device)
+    classifier = load_classifier()
+    seconds = args.minutes * 60
+    print(f"device: {device}, threads: {torch.get_num_threads()}, budget: {args.minutes} min per model")
+    results = {}
+    jobs = [(m, bench_cgan_lib) for m in args.models] + ([] if args.no_reference else [("reference", None)])
+    for name, _ in jobs:
+        if name == "reference":
+            G, ips, curve, reached = bench_reference(seconds, args.score_every, device, classifier)
+        else:
+            G, ips, curve, reached = bench_cgan_lib(name, seconds, args.score_every, device, classifier)
+        if G.num_classes:
+            images, labels = sample_by_label(G.cpu(), 500, seed=0)
+        else:
+            images, labels = mnist.to_uint8(generate(G.cpu(), n=5000, seed=0)), None
+        final = score(images, labels)
+        results[name] = {"images_per_s": round(ips, 1), "seconds_to_accuracy": {str(t): reached.get(t) for t in TARGETS},
+                         "final_accuracy": final.get("accuracy"), "final_frechet_distance": round(final["frechet_distance"], 2),
+                         "curve": curve}
+        print(f"{name}: {ips:.0f} img/s, time to 90/95/98%: "
+              f"{[reached.get(t) for t in TARGETS]}, after {args.minutes} min: accuracy {final.get('accuracy')}, "
+              f"FD {final['frechet_distance']:.2f}", flush=True)
+    if "reference" in results:
+        ref = results["reference"]
+        for name in args.models:
+            r = results[name]
+            print(f"{name} / reference: throughput x{r['images_per_s'] / ref['images_per_s']:.2f}, "
+                  f"FD at the end x{r['final_frechet_distance'] / ref['final_frechet_distance']:.2f}")
+    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "curve"} for k, v in results.items()}))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
