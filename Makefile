@@ -13,13 +13,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# The unit tests, then every chapter notebook in quick mode.
+# The unit tests, then every chapter notebook top to bottom in quick mode.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+	CGAN_QUICK=1 $(BIN)/python -m pytest -q --nbmake --nbmake-timeout=600 notebooks
 
 # The HTML book in _build/html; notebooks are executed during the build, warnings fail it.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --all -W --keep-going
+	CGAN_PROGRESS=text $(BIN)/jupyter-book build . --all -W --keep-going
 
 clean:
 	rm -rf _build

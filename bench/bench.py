@@ -1,7 +1,7 @@
 """Throughput and time-to-quality of cgan_lib's training against a straightforward reference loop.
 
-    python bench/bench.py                         # cdcgan and the reference, 5 minutes each, this device
-    python bench/bench.py --models cdcgan mlp --minutes 2 --throughput-only
+    python bench/bench.py --json cgan_lib/benchmarks.json   # cdcgan and the reference, 5 minutes each
+    python bench/bench.py --models cdcgan cmlp --minutes 2 --no-reference
 
 For each model: images/s, and the training wall time until 1,000 generated digits (100 per label) reach
 90%, 95% and 98% accuracy under the project's classifier (scored every --score-every seconds of training;
@@ -198,8 +198,22 @@ def main():
             print(f"{name} / reference: throughput x{r['images_per_s'] / ref['images_per_s']:.2f}, "
                   f"FD at the end x{r['final_frechet_distance'] / ref['final_frechet_distance']:.2f}")
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "curve"} for k, v in results.items()}))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    if args.json:  # merged by device type, so CPU and GPU results can live in one file (cgan_lib/benchmarks.json)
+        path = Path(args.json)
+        merged = json.loads(path.read_text()) if path.exists() else {}
+        merged[device.type] = {"machine": describe_machine(device), "minutes": args.minutes,
+                               "date": time.strftime("%Y-%m-%d"), "command": "python " + " ".join(sys.argv),
+                               "models": results}
+        path.write_text(json.dumps(merged, indent=1) + "\n")
+
+
+def describe_machine(device) -> str:
+    import os
+    import platform
+
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    return f"{os.cpu_count()}-core {platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
 if __name__ == "__main__":

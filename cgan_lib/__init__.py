@@ -15,5 +15,5 @@ def quick() -> bool:
 
 from .data import load_mnist, mnist_tensors  # noqa: F401
 from .models import build  # noqa: F401
-from .sample import generate, load_generator, pretrained, sample_by_label, write_number  # noqa: F401
+from .sample import generate, load_generator, model_card, pretrained, sample_by_label, write_number  # noqa: F401
 from .train import TrainConfig, fit, load_checkpoint, pick_device, save_checkpoint  # noqa: F401

@@ -112,7 +112,7 @@ def cmd_ship(args):
     summary = json.loads((run_dir / "summary.json").read_text())
     G = load_generator(run_dir / "generator.pt")
     scores = evaluate_generator(G, args.per_class, seed=args.seed)
-    card = {**summary, "scored_with": f"{args.per_class} samples per class, seed {args.seed}",
+    card = {**summary, "scored_with": {"per_class": args.per_class, "seed": args.seed},
             "scores": scores, "real_reference": real_reference(10 * args.per_class)}
     PRETRAINED_DIR.mkdir(exist_ok=True)
     shutil.copyfile(run_dir / "generator.pt", PRETRAINED_DIR / f"{args.name}.pt")

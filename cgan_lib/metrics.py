@@ -151,7 +151,7 @@ def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
 
 
 @lru_cache(maxsize=8)
-def _test_halves(seed: int = 0):
+def reference_halves(seed: int = 0):
     """A random split of the MNIST test set into two halves A and B (its first and second halves come from
     different writers, so split at random). B is the held-out reference every sample set is compared with."""
     images, labels = mnist.load_mnist("test")
@@ -163,7 +163,7 @@ def _test_halves(seed: int = 0):
 @lru_cache(maxsize=8)
 def _reference_features(classifier_path: str, seed: int = 0):
     model = load_classifier(classifier_path)
-    _, (images_b, _) = _test_halves(seed)
+    _, (images_b, _) = reference_halves(seed)
     return predict(model, images_b)[1]
 
 
@@ -194,7 +194,7 @@ def score(images, labels=None, classifier_path: str | Path = CLASSIFIER_PATH, se
 
 def real_reference(n: int = 5000, classifier_path: str | Path = CLASSIFIER_PATH, seed: int = 0) -> dict:
     """The same scores for n real digits from test half A: what a perfect generator would get."""
-    (images_a, labels_a), _ = _test_halves(seed)
+    (images_a, labels_a), _ = reference_halves(seed)
     if n > len(images_a):
         raise ValueError(f"the reference half has {len(images_a)} digits; asked for {n}")
     idx = torch.randperm(len(images_a), generator=torch.Generator().manual_seed(seed + 1))[:n]

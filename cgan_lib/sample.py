@@ -73,6 +73,18 @@ def pretrained(name: str = "cdcgan", device=None) -> nn.Module:
     return load_generator(path, device)
 
 
+def model_card(name: str) -> dict:
+    """The model card of a shipped generator: the command, config, seed, device, wall time and scores."""
+    import json
+
+    from .metrics import PRETRAINED_DIR
+
+    path = PRETRAINED_DIR / f"{name}.json"
+    if not path.exists():
+        raise ValueError(f"no model card for {name!r} in {PRETRAINED_DIR}")
+    return json.loads(path.read_text())
+
+
 def latents(n: int, z_dim: int, seed: int | None = None, device="cpu") -> torch.Tensor:
     """n standard-normal latent vectors, reproducible for a seed."""
     g = torch.Generator().manual_seed(seed) if seed is not None else None

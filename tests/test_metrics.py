@@ -34,7 +34,7 @@ def test_real_reference_is_near_perfect_and_scores_can_fail():
     assert ref["n"] == 2000 and ref["accuracy"] > 0.99 and ref["coverage"] == 10
     assert ref["frechet_distance"] < 5
     assert min(ref["accuracy_per_label"]) > 0.95
-    (images, labels), _ = metrics._test_halves(0)
+    (images, labels), _ = metrics.reference_halves(0)
     wrong = metrics.score(images[:1000], (labels[:1000] + 1) % 10)  # every label off by one
     assert wrong["accuracy"] < 0.05
     ones = images[labels == 1][:500]  # a "collapsed generator" that only draws ones
@@ -46,7 +46,7 @@ def test_real_reference_is_near_perfect_and_scores_can_fail():
 
 
 def test_halves_are_a_random_disjoint_split():
-    (a, la), (b, lb) = metrics._test_halves(0)
+    (a, la), (b, lb) = metrics.reference_halves(0)
     assert len(a) == len(b) == 5000
     test_images, _ = data.load_mnist("test")
     # not simply the first and second half of the file (which come from different writers)
@@ -62,7 +62,7 @@ def test_wrong_file_for_the_classifier(tmp_path):
 
 
 def test_evaluate_command_on_a_samples_file(tmp_path, capsys):
-    (images, labels), _ = metrics._test_halves(0)
+    (images, labels), _ = metrics.reference_halves(0)
     npz = tmp_path / "real.npz"
     np.savez(npz, images=images[:1000].numpy(), labels=labels[:1000].numpy())
     assert main(["evaluate", "--samples", str(npz), "--json", str(tmp_path / "s.json")]) == 0

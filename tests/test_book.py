@@ -1,0 +1,135 @@
+"""Checks of the book's sources (always) and of the built HTML (after `make book`)."""
+
+import json
+import os
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import sync_notebooks  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+HTML = ROOT / "_build" / "html"
+
+
+def toc_files():
+    return re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text()) + \
+        re.findall(r"root:\s*(\S+)", (ROOT / "_toc.yml").read_text())
+
+
+def test_every_chapter_is_in_the_toc_and_exists():
+    files = toc_files()
+    for nb in NOTEBOOKS:
+        assert f"notebooks/{nb.stem}" in files, f"{nb.name} is not in _toc.yml"
+    for f in files:
+        assert (ROOT / f"{f}.ipynb").exists() or (ROOT / f"{f}.md").exists(), f"_toc.yml names missing {f}"
+    assert len(NOTEBOOKS) >= 4
+
+
+def test_notebooks_are_synced_and_stored_without_outputs():
+    assert sync_notebooks.main(check=True) == 0
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell["outputs"] and cell["execution_count"] is None, path.name
+
+
+def test_colab_cell_installs_from_the_configured_repository_only_in_colab():
+    url, branch = sync_notebooks.repository()
+    assert url.startswith("https://github.com/")
+    config = (ROOT / "_config.yml").read_text()
+    assert "colab_url: \"https://colab.research.google.com\"" in config
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        first_code = next(c for c in cells if c["cell_type"] == "code")
+        assert first_code["source"] == sync_notebooks.colab_cell_source(), path.name
+        assert f"git+{url}@{branch}" in first_code["source"]
+        assert 'if "google.colab" in sys.modules' in first_code["source"]
+    # the URL appears nowhere else in the notebooks' code: one place holds it
+    for path in NOTEBOOKS:
+        code = [c["source"] for c in json.loads(path.read_text())["cells"][2:] if c["cell_type"] == "code"]
+        assert not any(url in src for src in code), path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_structure(path):
+    cells = json.loads(path.read_text())["cells"]
+    text = "\n".join(c["source"] for c in cells if c["cell_type"] == "markdown")
+    code = "\n".join(c["source"] for c in cells if c["cell_type"] == "code")
+    assert text.lstrip().startswith("# "), "a chapter starts with its title"
+    for required in ("**Objectives.**", "**Prerequisites.**", "**Time.**", "## Summary", "## Exercises"):
+        assert required in text, f"{path.name} lacks {required}"
+    assert ":class: dropdown" in text, "exercises come with hidden solutions"
+    assert "cgan_lib.quick()" in code, "the chapter reads quick mode"
+    assert "import cgan_lib" in code
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The built book. CI builds it, then runs these with CGAN_REQUIRE_BUILD=1 so that a missing build fails.
+
+needs_build = pytest.mark.skipif(not HTML.exists() and os.environ.get("CGAN_REQUIRE_BUILD") != "1",
+                                 reason="the book is not built (run `make book`)")
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.images = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        if tag == "img" and attrs.get("src"):
+            self.images.append(attrs["src"])
+
+
+def chapter_pages():
+    return [HTML / f"{f}.html" for f in toc_files()]
+
+
+@needs_build
+def test_every_page_was_built_and_chapters_have_figures():
+    for page in chapter_pages():
+        assert page.exists(), page
+    for nb in NOTEBOOKS:
+        html = (HTML / "notebooks" / f"{nb.stem}.html").read_text()
+        assert "data:image/png;base64" in html or ".png" in html, f"{nb.stem} shows no figure"
+
+
+@needs_build
+def test_no_error_output_in_the_built_pages():
+    for page in chapter_pages():
+        html = page.read_text()
+        for marker in ("Traceback (most recent call last)", "output stderr", "output traceback",
+                       'class="ansi-red-fg"', "Error</span>"):
+            assert marker not in html, f"{page.name} contains {marker!r}"
+
+
+@needs_build
+def test_internal_links_and_images_resolve():
+    for page in HTML.rglob("*.html"):
+        parser = _Links()
+        parser.feed(page.read_text())
+        for ref in parser.links + parser.images:
+            parsed = urlparse(ref)
+            if parsed.scheme or ref.startswith(("#", "mailto:", "data:")):
+                continue
+            target = (page.parent / unquote(parsed.path)).resolve()
+            assert target.exists(), f"{page.relative_to(HTML)} links to missing {ref}"
+
+
+@needs_build
+def test_colab_launch_buttons():
+    url, branch = sync_notebooks.repository()
+    repo = urlparse(url).path.strip("/")
+    for nb in NOTEBOOKS:
+        html = (HTML / "notebooks" / f"{nb.stem}.html").read_text()
+        assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/notebooks/{nb.stem}.ipynb" in html
