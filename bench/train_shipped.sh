@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Produces every shipped generator in cgan_lib/pretrained/ with the project's own train command, then
 # scores it and writes its model card (`ship`). Run from the repository root; runs one after another so
-# that each card's wall time is honest. About 30 minutes on a 2-core CPU.
+# that each card's wall time is honest (THREADS=1 runs two scripts side by side on 2 cores).
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
-train() { name=$1; shift; $PY -m cgan_lib train "$@" --seed 0 --out "runs/$name" && $PY -m cgan_lib ship --run "runs/$name" --name "$name"; }
+THREADS=${THREADS:-2}
+train() { name=$1; shift; $PY -m cgan_lib train "$@" --seed 0 --threads "$THREADS" --out "runs/$name" && $PY -m cgan_lib ship --run "runs/$name" --name "$name"; }
 case "${1:-all}" in
   mlp_saturating|all) train mlp_saturating --model mlp --loss saturating --epochs 20 ;;&
   mlp|all)            train mlp --model mlp --epochs 20 ;;&
   dcgan|all)          train dcgan --model dcgan --width 32 --ema 0.999 --epochs 10 ;;&
   cmlp|all)           train cmlp --model cmlp --ema 0.999 --epochs 20 ;;&
-  cdcgan|all)         train cdcgan --model cdcgan --width 32 --ema 0.999 --epochs 20 ;;
+  cdcgan|all)         train cdcgan --model cdcgan --width 64 --ema 0.999 --epochs 12 --lr-decay 8 12 ;;
 esac

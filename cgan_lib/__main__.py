@@ -40,14 +40,21 @@ def positive_float(text):
 def cmd_train(args):
     from dataclasses import asdict
 
+    import torch
+
     from .train import TrainConfig, fit, save_checkpoint
     from .viz import grid, save_png, timelapse
 
     model_kwargs = {} if args.width is None else {"width": args.width}
     if args.conditioning:
         model_kwargs["conditioning"] = args.conditioning
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    steps_per_epoch = 60_000 // args.batch_size
+    lr_decay = tuple(round(e * steps_per_epoch) for e in args.lr_decay) if args.lr_decay else ()
     config = TrainConfig(model=args.model, model_kwargs=model_kwargs, loss=args.loss, batch_size=args.batch_size,
-                         lr_g=args.lr, lr_d=args.lr, ema=args.ema, augment_degrees=args.augment, seed=args.seed)
+                         lr_g=args.lr, lr_d=args.lr, ema=args.ema, augment_degrees=args.augment, seed=args.seed,
+                         lr_decay=lr_decay)
     out = Path(args.out)
     started = time.perf_counter()
     run = fit(config, steps=args.steps, epochs=args.epochs, seconds=args.minutes * 60 if args.minutes else None,
@@ -55,7 +62,7 @@ def cmd_train(args):
     save_checkpoint(run, out / "generator.pt", include_training_state=False)
     save_png(grid(run.snapshots[-1][1]), out / "samples.png", scale=2)
     timelapse(run.snapshots, out / "timelapse.gif")
-    summary = {"command": args.command_line, "config": asdict(config), "model": config.model, "step": run.step, "device": str(run.device), "seconds": round(run.elapsed, 1),
+    summary = {"command": args.command_line, "config": asdict(config), "model": config.model, "step": run.step, "device": str(run.device), "threads": torch.get_num_threads(), "seconds": round(run.elapsed, 1),
                "wall_seconds_this_call": round(time.perf_counter() - started, 1),
                "images_per_s": round(run.images_per_s, 1), "checkpoint": str(out / "checkpoint.pt")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -164,6 +171,9 @@ def main(argv=None):
     p.add_argument("--conditioning", choices=["concat", "projection"], help="conditional conv D only")
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of generator weights, e.g. 0.999")
     p.add_argument("--augment", type=float, default=0.0, help="random rotation of real digits, degrees")
+    p.add_argument("--lr-decay", type=float, nargs=2, metavar=("START", "END"),
+                   help="decay learning rates linearly to 0 from epoch START to epoch END")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: all cores)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="draw --per-class digits of each label from a checkpoint")

@@ -41,6 +41,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of an exponential moving average of G's weights used for sampling; 0 = off
     augment_degrees: float = 0.0  # random rotation of real digits, in degrees
     real_target: float = 1.0  # < 1 is one-sided label smoothing
+    lr_decay: tuple = ()  # (start_step, end_step): learning rates fall linearly to 0 between them; () = constant
     seed: int = 0
     snapshot_every: int = 0  # steps between snapshots of the fixed latent grid; 0 = once per epoch
     checkpoint_every: int = 1000  # steps between checkpoints (when fit has an out_dir)
@@ -51,6 +52,16 @@ class TrainConfig:
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.betas = tuple(self.betas)
+        self.lr_decay = tuple(int(s) for s in self.lr_decay)
+        if self.lr_decay and not (len(self.lr_decay) == 2 and 0 <= self.lr_decay[0] < self.lr_decay[1]):
+            raise ValueError(f"lr_decay must be (start_step, end_step) with start < end, got {self.lr_decay}")
+
+    def lr_factor(self, step: int) -> float:
+        """Learning-rate multiplier at `step`: a pure function of the step, so resuming stays exact."""
+        if not self.lr_decay:
+            return 1.0
+        start, end = self.lr_decay
+        return min(1.0, max(0.0, (end - step) / (end - start)))
 
 
 class TrainingDiverged(RuntimeError):
@@ -156,6 +167,11 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     y_real = y if G.num_classes else None
     if cfg.augment_degrees > 0:
         x = mnist.random_rotate(x, cfg.augment_degrees, rng)
+
+    factor = cfg.lr_factor(run.step)
+    for opt, lr in ((run.opt_d, cfg.lr_d), (run.opt_g, cfg.lr_g)):
+        for group in opt.param_groups:
+            group["lr"] = lr * factor
 
     # Discriminator: push D(x) up and D(G(z)) down. fake.detach(): this step must not update G.
     with autocast:
@@ -281,7 +297,7 @@ def fit(
             if bar is not None:
                 now = time.perf_counter()
                 # a step bar counts steps; a time bar counts whole seconds since the start
-                bar.update(log_every if target != math.inf else int(now - start) - bar.n)
+                bar.update((run.step - start_step if target != math.inf else int(now - start)) - bar.n)
                 rate = (run.step - start_step) * cfg.batch_size / (now - start)
                 h = run.history
                 bar.set_postfix_str(f"D(x)={h['d_real'][-1]:.2f} D(G(z))={h['d_fake'][-1]:.2f} "

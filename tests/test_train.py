@@ -38,7 +38,7 @@ def test_a_short_real_run_moves_the_losses_and_round_trips(tmp_path, small_data)
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, small_data, model):
     # ema, augmentation and several epochs (2048 // 128 = 16 steps each) exercise every source of randomness
     cfg = TrainConfig(model=model, model_kwargs={"width": 16}, ema=0.99, augment_degrees=10, seed=3,
-                      checkpoint_every=1000)
+                      checkpoint_every=1000, lr_decay=(10, 40))
     whole = fit(cfg, steps=40, data=small_data, progress=False)
     fit(cfg, steps=23, out_dir=tmp_path, data=small_data, progress=False)  # "interrupted" mid-epoch at 23
     resumed = fit(cfg, steps=40, out_dir=tmp_path, data=small_data, progress=False)
@@ -83,3 +83,11 @@ def test_saturating_and_non_saturating_runs_differ_from_the_same_seed(small_data
     assert not same(params(a.G), params(b.G))
     with pytest.raises(ValueError, match="loss must be one of"):
         TrainConfig(loss="wasserstein")
+
+
+def test_linear_lr_decay_schedule():
+    cfg = TrainConfig(lr_decay=(100, 200))
+    assert [cfg.lr_factor(s) for s in (0, 100, 150, 200, 300)] == [1.0, 1.0, 0.5, 0.0, 0.0]
+    assert TrainConfig().lr_factor(10**6) == 1.0
+    with pytest.raises(ValueError, match="lr_decay"):
+        TrainConfig(lr_decay=(200, 100))
