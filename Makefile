@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test unit notebooks install clean
+.PHONY: book test demo install clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,8 +19,18 @@ test: $(STAMP)
 	CGAN_QUICK=1 $(BIN)/python -m pytest -q --nbmake --nbmake-timeout=600 notebooks
 
 # The HTML book in _build/html; notebooks are executed during the build, warnings fail it.
-book: $(STAMP)
+book: $(STAMP) demo
 	CGAN_PROGRESS=text $(BIN)/jupyter-book build . --all -W --keep-going
 
+# The in-browser generator's files, served by the book itself: onnxruntime-web from npm (pinned by
+# web/package-lock.json), the page's script, and the shipped generator exported to ONNX.
+DEMO := _static/demo
+ORT := web/node_modules/onnxruntime-web/dist
+demo: $(STAMP)
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(DEMO)
+	cp $(ORT)/ort.wasm.min.js $(ORT)/ort-wasm-simd-threaded.mjs $(ORT)/ort-wasm-simd-threaded.wasm web/demo.js $(DEMO)/
+	$(BIN)/python -m cgan_lib export-onnx --checkpoint cgan_lib/pretrained/cdcgan.pt --out $(DEMO)/cdcgan.onnx --fallback $(DEMO)/fallback.png
+
 clean:
-	rm -rf _build
+	rm -rf _build _static/demo

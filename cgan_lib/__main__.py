@@ -129,6 +129,19 @@ def cmd_ship(args):
     print(json.dumps(card["scores"]))
 
 
+def cmd_export_onnx(args):
+    from .export import export_onnx
+    from .sample import load_generator, sample_by_label
+    from .viz import grid, save_png
+
+    G = load_generator(args.checkpoint)
+    path = export_onnx(G, args.out)
+    if args.fallback:  # the picture a page shows where JavaScript is off
+        images, _ = sample_by_label(G, 8, seed=0)
+        save_png(grid(images, nrow=8), args.fallback, scale=2)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 def cmd_evaluate(args):
     from .metrics import evaluate_generator, format_table, real_reference, score
     from .sample import load_generator
@@ -208,6 +221,12 @@ def main(argv=None):
     p.add_argument("--per-class", type=positive_int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_ship)
+
+    p = sub.add_parser("export-onnx", help="export a conditional generator to ONNX for onnxruntime-web")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--fallback", help="also write a PNG of samples (for pages without JavaScript)")
+    p.set_defaults(func=cmd_export_onnx)
 
     p = sub.add_parser("train-classifier", help="train the MNIST classifier the scores are built on")
     p.add_argument("--epochs", type=positive_int, default=6)
