@@ -22,15 +22,17 @@ test: $(STAMP)
 book: $(STAMP) demo
 	CGAN_PROGRESS=text $(BIN)/jupyter-book build . --all -W --keep-going
 
-# The in-browser generator's files, served by the book itself: onnxruntime-web from npm (pinned by
-# web/package-lock.json), the page's script, and the shipped generator exported to ONNX.
-DEMO := _static/demo
+# Files the book serves itself (published under _static/), so it works offline: onnxruntime-web and MathJax from npm (pinned by
+# web/package-lock.json), the live demo's script, and the shipped generator exported to ONNX.
+DEMO := _offline/demo
 ORT := web/node_modules/onnxruntime-web/dist
 demo: $(STAMP)
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(DEMO)
 	cp $(ORT)/ort.wasm.min.js $(ORT)/ort-wasm-simd-threaded.mjs $(ORT)/ort-wasm-simd-threaded.wasm web/demo.js $(DEMO)/
+	rm -rf _offline/mathjax && mkdir -p _offline/mathjax
+	cd web/node_modules/mathjax/es5 && cp -r tex-mml-chtml.js input output ui a11y sre adaptors ../../../../_offline/mathjax/
 	$(BIN)/python -m cgan_lib export-onnx --checkpoint cgan_lib/pretrained/cdcgan.pt --out $(DEMO)/cdcgan.onnx --fallback $(DEMO)/fallback.png
 
 clean:
-	rm -rf _build _static/demo
+	rm -rf _build _offline
