@@ -109,22 +109,24 @@ def cmd_train_classifier(args):
 
 
 def cmd_ship(args):
-    """Copy a finished run's sample-only generator into cgan_lib/pretrained/ with a model card."""
-    import shutil
-
+    """Write a finished run's generator into cgan_lib/pretrained/ with a scored model card and a small timelapse."""
     from .metrics import PRETRAINED_DIR, evaluate_generator, real_reference
     from .sample import load_generator
+    from .train import load_checkpoint, save_checkpoint
+    from .viz import timelapse
 
     run_dir = Path(args.run)
     summary = json.loads((run_dir / "summary.json").read_text())
-    G = load_generator(run_dir / "generator.pt")
-    scores = evaluate_generator(G, args.per_class, seed=args.seed)
+    run = load_checkpoint(run_dir / "checkpoint.pt")
+    PRETRAINED_DIR.mkdir(exist_ok=True)
+    target = PRETRAINED_DIR / f"{args.name}.pt"
+    save_checkpoint(run, target, include_training_state=False)
+    scores = evaluate_generator(load_generator(target), args.per_class, seed=args.seed)  # what users will load
     card = {**summary, "scored_with": {"per_class": args.per_class, "seed": args.seed},
             "scores": scores, "real_reference": real_reference(10 * args.per_class)}
-    PRETRAINED_DIR.mkdir(exist_ok=True)
-    shutil.copyfile(run_dir / "generator.pt", PRETRAINED_DIR / f"{args.name}.pt")
-    if (run_dir / "timelapse.gif").exists():
-        shutil.copyfile(run_dir / "timelapse.gif", PRETRAINED_DIR / f"{args.name}.gif")
+    if run.G.num_classes:  # a conditional model's grid has rows 0-9: worth a timelapse (the book shows it)
+        every = max(1, len(run.snapshots) // 10)  # about ten frames keep the GIF under a megabyte
+        timelapse(run.snapshots[::every] + run.snapshots[-1:], PRETRAINED_DIR / f"{args.name}.gif", scale=1)
     (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
     print(json.dumps(card["scores"]))
 

@@ -327,7 +327,11 @@ def fit(
 
 
 def save_checkpoint(run: GANRun, path: str | Path, include_training_state: bool = True) -> None:
-    """Write `run` to `path` atomically. Without the training state it is a small, sample-only file."""
+    """Write `run` to `path` atomically.
+
+    Without the training state it is a small, sample-only file: just the generator one samples from (the
+    EMA copy when there is one), its floating-point weights stored as float16 (they load back as float32).
+    """
     for name, module in (("G", run.G), ("D", run.D)):
         if not all(torch.isfinite(p).all() for p in module.parameters()):
             raise TrainingDiverged(f"{name} has NaN/inf weights; refusing to write a poisoned checkpoint")
@@ -337,11 +341,14 @@ def save_checkpoint(run: GANRun, path: str | Path, include_training_state: bool 
         "config": asdict(run.config),
         "step": run.step,
         "elapsed": run.elapsed,
-        "G": run.G.state_dict(),
-        "G_ema": run.G_ema.state_dict() if run.G_ema is not None else None,
     }
-    if include_training_state:
+    if not include_training_state:
+        state |= {"G": {k: v.half() if v.is_floating_point() else v for k, v in run.generator.state_dict().items()},
+                  "G_ema": None}
+    else:
         state |= {
+            "G": run.G.state_dict(),
+            "G_ema": run.G_ema.state_dict() if run.G_ema is not None else None,
             "D": run.D.state_dict(),
             "opt_g": run.opt_g.state_dict(),
             "opt_d": run.opt_d.state_dict(),

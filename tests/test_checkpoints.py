@@ -72,7 +72,9 @@ def test_sample_only_checkpoint_is_small_and_loads(tmp_path, checkpoint):
     run = load_checkpoint(checkpoint)
     small = tmp_path / "generator.pt"
     save_checkpoint(run, small, include_training_state=False)
-    assert small.stat().st_size < checkpoint.stat().st_size / 2
+    assert small.stat().st_size < checkpoint.stat().st_size / 4  # one generator, float16, no D/optimisers
     G = load_generator(small)
+    assert all(p.dtype == torch.float32 for p in G.parameters())  # stored as float16, loaded as float32
     z, y = torch.randn(3, G.z_dim), torch.tensor([1, 2, 3])
-    assert torch.equal(G(z, y), run.generator.eval()(z, y))
+    with torch.no_grad():
+        assert torch.allclose(G(z, y), run.generator.eval()(z, y), atol=2e-3)

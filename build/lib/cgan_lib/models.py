@@ -1,0 +1,184 @@
+"""Generators and discriminators for 28x28 digits: MLP and convolutional (DCGAN), unconditional and conditional.
+
+Every generator maps a latent batch z (N, z_dim), and for conditional models labels y (N,), to images
+(N, 1, 28, 28) in [-1, 1] (tanh). Every discriminator maps images (and labels) to one *logit* per image,
+D(x) = sigmoid(logit); the losses work on logits because that is numerically stable.
+
+Conditioning (Mirza & Osindero, 2014): the label is one-hot encoded and concatenated to the generator's
+input, and to the discriminator's input (as 10 constant planes for the convolutional one). The projection
+discriminator (Miyato & Koyama, 2018) instead adds <embed(y), features(x)> to an unconditional logit.
+
+`build(name)` makes the pair for one of the names in `MODELS`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NUM_CLASSES = 10
+
+
+def one_hot(y: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Tensor:
+    return F.one_hot(y, num_classes).to(dtype)
+
+
+def check_labels(y: torch.Tensor | None, num_classes: int, n: int) -> None:
+    """Conditional models need n labels in 0..num_classes-1; unconditional ones take none."""
+    if torch.jit.is_tracing():  # ONNX export traces the arithmetic; the checks are for eager callers
+        return
+    if num_classes == 0:
+        if y is not None:
+            raise ValueError("this model is unconditional: it takes no labels")
+        return
+    if y is None:
+        raise ValueError("this model is conditional: pass labels y (one per latent vector)")
+    if y.shape != (n,):
+        raise ValueError(f"expected {n} labels, got a tensor of shape {tuple(y.shape)}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"labels must be in 0..{num_classes - 1}, got {y.min().item()}..{y.max().item()}")
+
+
+class MLPGenerator(nn.Module):
+    """z (+ one-hot y) -> 256 -> 512 -> 784, as in Goodfellow et al. (2014), smaller to train on a CPU."""
+
+    def __init__(self, z_dim: int = 64, num_classes: int = 0, width: int = 256):
+        super().__init__()
+        self.z_dim, self.num_classes = z_dim, num_classes
+        self.net = nn.Sequential(
+            nn.Linear(z_dim + num_classes, width), nn.LeakyReLU(0.2),
+            nn.Linear(width, 2 * width), nn.LeakyReLU(0.2),
+            nn.Linear(2 * width, 28 * 28), nn.Tanh(),
+        )
+
+    def forward(self, z, y=None):
+        check_labels(y, self.num_classes, z.shape[0])
+        h = z if y is None else torch.cat([z, one_hot(y, self.num_classes, z.dtype)], 1)
+        return self.net(h).view(-1, 1, 28, 28)
+
+
+class MLPDiscriminator(nn.Module):
+    """784 (+ one-hot y) -> 512 -> 256 -> 1 logit."""
+
+    def __init__(self, num_classes: int = 0, width: int = 256):
+        super().__init__()
+        self.num_classes = num_classes
+        self.net = nn.Sequential(
+            nn.Linear(28 * 28 + num_classes, 2 * width), nn.LeakyReLU(0.2),
+            nn.Linear(2 * width, width), nn.LeakyReLU(0.2),
+            nn.Linear(width, 1),
+        )
+
+    def forward(self, x, y=None):
+        check_labels(y, self.num_classes, x.shape[0])
+        h = x.flatten(1)
+        if y is not None:
+            h = torch.cat([h, one_hot(y, self.num_classes, h.dtype)], 1)
+        return self.net(h).squeeze(1)
+
+
+class ConvGenerator(nn.Module):
+    """DCGAN generator for 28x28: project z to 7x7, then two stride-2 transposed convolutions.
+
+    (N, z_dim [+10]) -> Linear -> (2w, 7, 7) -> ConvT -> (w, 14, 14) -> ConvT -> (1, 28, 28), with batch norm
+    and ReLU between layers and tanh at the end (Radford et al., 2015).
+    """
+
+    def __init__(self, z_dim: int = 64, num_classes: int = 0, width: int = 64):
+        super().__init__()
+        self.z_dim, self.num_classes = z_dim, num_classes
+        self.project = nn.Sequential(
+            nn.Linear(z_dim + num_classes, 2 * width * 7 * 7, bias=False),
+            nn.Unflatten(1, (2 * width, 7, 7)),
+            nn.BatchNorm2d(2 * width), nn.ReLU(True),
+        )
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
+            nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),
+        )
+
+    def forward(self, z, y=None):
+        check_labels(y, self.num_classes, z.shape[0])
+        h = z if y is None else torch.cat([z, one_hot(y, self.num_classes, z.dtype)], 1)
+        return self.up(self.project(h))
+
+
+class ConvDiscriminator(nn.Module):
+    """DCGAN discriminator for 28x28: two stride-2 convolutions with leaky ReLU, then one logit.
+
+    conditioning="concat": the one-hot label enters as 10 extra constant input planes.
+    conditioning="projection": logit = linear(features) + <embed(y), features>.
+    """
+
+    def __init__(self, num_classes: int = 0, width: int = 64, conditioning: str = "concat"):
+        super().__init__()
+        if conditioning not in ("concat", "projection"):
+            raise ValueError(f"conditioning must be 'concat' or 'projection', got {conditioning!r}")
+        self.num_classes, self.conditioning = num_classes, conditioning
+        in_ch = 1 + (num_classes if num_classes and conditioning == "concat" else 0)
+        self.features = nn.Sequential(
+            nn.Conv2d(in_ch, width, 4, 2, 1), nn.LeakyReLU(0.2, True),  # no batch norm on the input layer
+            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2, True),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(2 * width * 7 * 7, 1)
+        if num_classes and conditioning == "projection":
+            self.embed = nn.Embedding(num_classes, 2 * width * 7 * 7)
+            nn.init.normal_(self.embed.weight, std=0.02)
+
+    def forward(self, x, y=None):
+        check_labels(y, self.num_classes, x.shape[0])
+        if y is not None and self.conditioning == "concat":
+            planes = one_hot(y, self.num_classes, x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            x = torch.cat([x, planes], 1)
+        h = self.features(x)
+        logit = self.head(h).squeeze(1)
+        if y is not None and self.conditioning == "projection":
+            logit = logit + (self.embed(y) * h).sum(1)
+        return logit
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """The DCGAN paper's initialisation: N(0, 0.02) weights, batch-norm scales N(1, 0.02)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+# name -> (architecture, default keyword arguments)
+MODELS = {
+    "mlp": ("mlp", dict(num_classes=0)),
+    "cmlp": ("mlp", dict(num_classes=NUM_CLASSES)),
+    "dcgan": ("conv", dict(num_classes=0)),
+    "cdcgan": ("conv", dict(num_classes=NUM_CLASSES, conditioning="projection")),
+}
+
+
+def build(name: str, z_dim: int = 64, width: int | None = None, **kwargs) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator) for a model name in MODELS; keyword arguments override its defaults."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    arch, defaults = MODELS[name]
+    opts = {**defaults, **kwargs}
+    num_classes = opts.pop("num_classes")
+    if arch == "mlp":
+        w = width or 256
+        G, D = MLPGenerator(z_dim, num_classes, w), MLPDiscriminator(num_classes, w)
+    else:
+        w = width or 64
+        G = ConvGenerator(z_dim, num_classes, w)
+        D = ConvDiscriminator(num_classes, w, opts.pop("conditioning", "concat"))
+        dcgan_init(G), dcgan_init(D)
+    if opts:
+        raise ValueError(f"model {name!r} takes no option(s) {', '.join(opts)}")
+    return G, D
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
