@@ -104,13 +104,57 @@ def test_every_page_was_built_and_chapters_have_figures():
         assert "data:image/png;base64" in html or ".png" in html, f"{nb.stem} shows no figure"
 
 
+class _Outputs(HTMLParser):
+    """Text and classes inside cell outputs only (not the highlighted source, which may say `except ValueError`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.text, self.classes = 0, [], []
+
+    def handle_starttag(self, tag, attrs):
+        cls = dict(attrs).get("class") or ""
+        if self.depth:
+            self.depth += tag == "div"
+            self.classes.append(cls)
+        elif tag == "div" and "cell_output" in cls:
+            self.depth = 1
+
+    def handle_endtag(self, tag):
+        if self.depth and tag == "div":
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.text.append(data)
+
+
+ERROR_LINE = re.compile(r"^\s*\w*(Error|Exception|Warning): ", re.M)
+
+
 @needs_build
 def test_no_error_output_in_the_built_pages():
     for page in chapter_pages():
         html = page.read_text()
-        for marker in ("Traceback (most recent call last)", "output stderr", "output traceback",
-                       'class="ansi-red-fg"', "Error</span>"):
-            assert marker not in html, f"{page.name} contains {marker!r}"
+        assert "Traceback (most recent call last)" not in html, page.name
+        outputs = _Outputs()
+        outputs.feed(html)
+        text = "".join(outputs.text)
+        for cls in outputs.classes:
+            assert not re.search(r"\b(traceback|stderr|error)\b", cls), f"{page.name}: an output of class {cls!r}"
+        match = ERROR_LINE.search(text)
+        assert match is None, f"{page.name} shows an error or warning: {text[match.start():match.start() + 120]!r}"
+
+
+def test_the_output_scan_finds_errors():
+    """The scan above must be able to fail: feed it a traceback-like output and a highlighted source line."""
+    bad = '<div class="cell_output docutils container"><div class="output stderr"><pre>ValueError: boom</pre></div></div>'
+    source = '<div class="cell_input"><span class="ne">ValueError</span></div>'
+    outputs = _Outputs()
+    outputs.feed(bad + source)
+    assert ERROR_LINE.search("".join(outputs.text)) and "output stderr" in outputs.classes
+    clean = _Outputs()
+    clean.feed(source)
+    assert clean.text == []
 
 
 @needs_build
