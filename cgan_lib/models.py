@@ -59,23 +59,37 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """784 (+ one-hot y) -> 512 -> 256 -> 1 logit."""
+    """784 (+ one-hot y) -> 512 -> 256 -> 1 logit.
 
-    def __init__(self, num_classes: int = 0, width: int = 256):
+    conditioning="concat": the one-hot label is concatenated to the input (Mirza & Osindero).
+    conditioning="projection": logit = linear(features) + <embed(y), features> (Miyato & Koyama).
+    """
+
+    def __init__(self, num_classes: int = 0, width: int = 256, conditioning: str = "concat"):
         super().__init__()
-        self.num_classes = num_classes
-        self.net = nn.Sequential(
-            nn.Linear(28 * 28 + num_classes, 2 * width), nn.LeakyReLU(0.2),
+        if conditioning not in ("concat", "projection"):
+            raise ValueError(f"conditioning must be 'concat' or 'projection', got {conditioning!r}")
+        self.num_classes, self.conditioning = num_classes, conditioning
+        concat = num_classes if conditioning == "concat" else 0
+        self.features = nn.Sequential(
+            nn.Linear(28 * 28 + concat, 2 * width), nn.LeakyReLU(0.2),
             nn.Linear(2 * width, width), nn.LeakyReLU(0.2),
-            nn.Linear(width, 1),
         )
+        self.head = nn.Linear(width, 1)
+        if num_classes and conditioning == "projection":
+            self.embed = nn.Embedding(num_classes, width)
+            nn.init.normal_(self.embed.weight, std=0.02)
 
     def forward(self, x, y=None):
         check_labels(y, self.num_classes, x.shape[0])
         h = x.flatten(1)
-        if y is not None:
+        if y is not None and self.conditioning == "concat":
             h = torch.cat([h, one_hot(y, self.num_classes, h.dtype)], 1)
-        return self.net(h).squeeze(1)
+        h = self.features(h)
+        logit = self.head(h).squeeze(1)
+        if y is not None and self.conditioning == "projection":
+            logit = logit + (self.embed(y) * h).sum(1)
+        return logit
 
 
 class ConvGenerator(nn.Module):
@@ -169,7 +183,8 @@ def build(name: str, z_dim: int = 64, width: int | None = None, **kwargs) -> tup
     num_classes = opts.pop("num_classes")
     if arch == "mlp":
         w = width or 256
-        G, D = MLPGenerator(z_dim, num_classes, w), MLPDiscriminator(num_classes, w)
+        G = MLPGenerator(z_dim, num_classes, w)
+        D = MLPDiscriminator(num_classes, w, opts.pop("conditioning", "concat"))
     else:
         w = width or 64
         G = ConvGenerator(z_dim, num_classes, w)

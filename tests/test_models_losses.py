@@ -16,9 +16,10 @@ def test_every_model_maps_latents_to_digits_and_digits_to_logits(name):
     assert count_parameters(G) > 10_000 and count_parameters(D) > 10_000
 
 
-@pytest.mark.parametrize("name", ["cmlp", "cdcgan"])
-def test_conditional_models_depend_on_the_label(name):
-    G, D = build(name)
+@pytest.mark.parametrize("name, options", [("cmlp", {}), ("cmlp", {"conditioning": "projection"}),
+                                           ("cdcgan", {}), ("cdcgan", {"conditioning": "concat"})])
+def test_conditional_models_depend_on_the_label(name, options):
+    G, D = build(name, **options)
     G.eval(), D.eval()
     z = torch.randn(1, G.z_dim).repeat(10, 1)
     x = G(z, torch.arange(10))
@@ -27,9 +28,13 @@ def test_conditional_models_depend_on_the_label(name):
     assert logits.std() > 1e-6  # the same image is judged differently under different labels
 
 
-def test_concat_conditioning_for_the_conv_discriminator():
+def test_concat_and_projection_conditioning():
     _, D = build("cdcgan", conditioning="concat")
     assert D.features[0].in_channels == 11  # 1 image plane + 10 one-hot planes
+    _, D = build("cmlp", conditioning="projection")
+    assert D.features[0].in_features == 784 and D.embed.weight.shape == (10, 256)  # the label enters at the end
+    with pytest.raises(ValueError, match="conditioning must be"):
+        build("cmlp", conditioning="film")
 
 
 def test_label_errors_name_the_problem():
@@ -49,7 +54,7 @@ def test_build_refuses_unknown_names_and_options():
     with pytest.raises(ValueError, match="unknown model 'vae'"):
         build("vae")
     with pytest.raises(ValueError, match="takes no option"):
-        build("mlp", conditioning="projection")
+        build("mlp", dropout=0.5)
 
 
 def test_losses_equal_their_textbook_formulas():
