@@ -42,6 +42,7 @@ def cmd_train(args):
 
     import torch
 
+    from .data import SIZES
     from .train import TrainConfig, fit, save_checkpoint
     from .viz import grid, save_png, timelapse
 
@@ -50,7 +51,7 @@ def cmd_train(args):
         model_kwargs["conditioning"] = args.conditioning
     if args.threads:
         torch.set_num_threads(args.threads)
-    steps_per_epoch = 60_000 // args.batch_size
+    steps_per_epoch = SIZES["train"] // args.batch_size  # fit's default data: the MNIST training set
     lr_decay = tuple(round(e * steps_per_epoch) for e in args.lr_decay) if args.lr_decay else ()
     config = TrainConfig(model=args.model, model_kwargs=model_kwargs, loss=args.loss, batch_size=args.batch_size,
                          lr_g=args.lr, lr_d=args.lr, ema=args.ema, augment_degrees=args.augment, seed=args.seed,
