@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
+from .sample import interpolate, latents, sample_by_label, write_number
+
 
 def grid(images: torch.Tensor, nrow: int = 10, padding: int = 2, pad_value: int = 0) -> np.ndarray:
     """uint8 (N, 28, 28) -> one uint8 (H, W) image, `nrow` images per row."""
@@ -105,15 +107,19 @@ def show_source(obj):
     return Code(inspect.getsource(obj), language="python")
 
 
-def gif_html(path: str | Path, width: int | None = None, alt: str = "animation"):
-    """An animated GIF as an inline <img> (base64), which renders the same in Jupyter, Colab and the HTML book."""
+def img_tag(data: bytes, mime: str, alt: str, width: int | None = None) -> str:
+    """An inline <img> (base64 data URI): renders the same in Jupyter, Colab and the HTML book, no file needed."""
     import base64
 
+    size = f' width="{width}"' if width else ""
+    return f'<img src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}"{size} alt="{alt}">'
+
+
+def gif_html(path: str | Path, width: int | None = None, alt: str = "animation"):
+    """An animated GIF file shown inline in a notebook."""
     from IPython.display import HTML
 
-    encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    size = f' width="{width}"' if width else ""
-    return HTML(f'<img src="data:image/gif;base64,{encoded}"{size} alt="{alt}">')
+    return HTML(img_tag(Path(path).read_bytes(), "image/gif", alt, width))
 
 
 def figure_to_array(fig) -> np.ndarray:
@@ -139,9 +145,7 @@ def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
 
 
 def image_html(image: np.ndarray, scale: int = 3, alt: str = "generated digits") -> str:
-    import base64
-
-    return f'<img src="data:image/png;base64,{base64.b64encode(png_bytes(image, scale)).decode()}" alt="{alt}">'
+    return img_tag(png_bytes(image, scale), "image/png", alt)
 
 
 def display_with_fallback(widget, fallback_html: str, note: str = ""):
@@ -167,9 +171,6 @@ class DigitPicker:
     def __init__(self, G, n: int = 8, seed: int = 0):
         import ipywidgets as w
 
-        from .sample import sample_by_label
-
-        self._sample = sample_by_label
         self.G, self.n, self.seed = G, n, seed
         self.digit = w.ToggleButtons(options=list(range(10)), value=7, description="digit",
                                      style={"button_width": "32px"})
@@ -181,7 +182,7 @@ class DigitPicker:
         self.draw()
 
     def picture(self, digit: int, seed: int) -> np.ndarray:
-        images, _ = self._sample(self.G, self.n, seed=seed, digits=[digit])
+        images, _ = sample_by_label(self.G, self.n, seed=seed, digits=[digit])
         return grid(images, nrow=self.n)
 
     def draw(self):
@@ -202,13 +203,9 @@ class LatentSlider:
     def __init__(self, G, seeds=(0, 1), steps: int = 24, digit: int = 3):
         import ipywidgets as w
 
-        from .sample import interpolate, latents
-
-        self.G = G
-        z0, z1 = (latents(1, G.z_dim, s)[0] for s in seeds)
-        # each digit's path is computed once, when first shown
-        self._interpolate = lambda d: interpolate(G, z0, z1, steps=steps, label=d if G.num_classes else None)
-        self._cache = {}
+        self.G, self.steps = G, steps
+        self.z0, self.z1 = (latents(1, G.z_dim, s)[0] for s in seeds)
+        self._cache = {}  # each digit's path is computed once, when first shown
         self.t = w.IntSlider(min=0, max=steps - 1, value=0, description="t", continuous_update=True)
         self.digit = w.Dropdown(options=list(range(10)), value=digit, description="digit")
         self.image = w.Image(format="png")
@@ -219,7 +216,8 @@ class LatentSlider:
 
     def path(self, digit: int) -> torch.Tensor:
         if digit not in self._cache:
-            self._cache[digit] = self._interpolate(digit)
+            label = digit if self.G.num_classes else None
+            self._cache[digit] = interpolate(self.G, self.z0, self.z1, steps=self.steps, label=label)
         return self._cache[digit]
 
     def picture(self, digit: int, t: int) -> np.ndarray:
@@ -239,9 +237,6 @@ class NumberBox:
     def __init__(self, G, number: str = "9830976450", seed: int = 0):
         import ipywidgets as w
 
-        from .sample import write_number
-
-        self._write = write_number
         self.G = G
         self.text = w.Text(value=number, description="number", continuous_update=False)
         self.seed = w.IntText(value=seed, description="seed", layout=w.Layout(width="160px"))
@@ -254,7 +249,7 @@ class NumberBox:
         self.draw()
 
     def picture(self, number: str, seed: int = 0, invert: bool = False) -> np.ndarray:
-        return self._write(self.G, number, seed=seed, invert=invert).numpy()
+        return write_number(self.G, number, seed=seed, invert=invert).numpy()
 
     def draw(self):
         try:
