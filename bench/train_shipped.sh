@@ -11,5 +11,5 @@ case "${1:-all}" in
   mlp|all)            train mlp --model mlp --epochs 20 ;;&
   dcgan|all)          train dcgan --model dcgan --width 32 --ema 0.999 --epochs 10 ;;&
   cmlp|all)           train cmlp --model cmlp --ema 0.999 --epochs 20 ;;&
-  cdcgan|all)         train cdcgan --model cdcgan --width 64 --ema 0.999 --epochs 12 --lr-decay 8 12 ;;
+  cdcgan|all)         train cdcgan --model cdcgan --width 48 --ema 0.999 --epochs 12 --lr-decay 8 12 ;;
 esac

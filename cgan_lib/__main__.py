@@ -49,6 +49,8 @@ def cmd_train(args):
     model_kwargs = {} if args.width is None else {"width": args.width}
     if args.conditioning:
         model_kwargs["conditioning"] = args.conditioning
+    if args.refine is not None:
+        model_kwargs["refine"] = args.refine
     if args.threads:
         torch.set_num_threads(args.threads)
     steps_per_epoch = SIZES["train"] // args.batch_size  # fit's default data: the MNIST training set
@@ -185,6 +187,8 @@ def main(argv=None):
     p.add_argument("--lr", type=positive_float, default=2e-4)
     p.add_argument("--width", type=positive_int, help="network width (default: the model's)")
     p.add_argument("--conditioning", choices=["concat", "projection"], help="conditional conv D only")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction,
+                   help="conv generators: a 3x3 convolution after each upsampling (default: the model's)")
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of generator weights, e.g. 0.999")
     p.add_argument("--augment", type=float, default=0.0, help="random rotation of real digits, degrees")
     p.add_argument("--lr-decay", type=float, nargs=2, metavar=("START", "END"),

@@ -97,9 +97,15 @@ class ConvGenerator(nn.Module):
 
     (N, z_dim [+10]) -> Linear -> (2w, 7, 7) -> ConvT -> (w, 14, 14) -> ConvT -> (1, 28, 28), with batch norm
     and ReLU between layers and tanh at the end (Radford et al., 2015).
+
+    refine=True adds a 3x3 convolution after each upsampling: (w, 14, 14) -> Conv3x3 -> (w, 14, 14), and the
+    last transposed convolution keeps w/2 channels for a final Conv3x3 -> (1, 28, 28). Each pixel is then
+    drawn by a layer that sees its neighbours at the same resolution, not only the stride-2 "stamp" of a
+    transposed convolution. It costs ~1.7x the time per step and is what brought the conditional DCGAN's
+    Fréchet distance down to the real-data scale (see the model card and chapter 9).
     """
 
-    def __init__(self, z_dim: int = 64, num_classes: int = 0, width: int = 64):
+    def __init__(self, z_dim: int = 64, num_classes: int = 0, width: int = 64, refine: bool = False):
         super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
         self.project = nn.Sequential(
@@ -107,10 +113,18 @@ class ConvGenerator(nn.Module):
             nn.Unflatten(1, (2 * width, 7, 7)),
             nn.BatchNorm2d(2 * width), nn.ReLU(True),
         )
-        self.up = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
-            nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),
-        )
+        if refine:
+            self.up = nn.Sequential(
+                nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
+                nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True),
+                nn.Conv2d(width // 2, 1, 3, 1, 1), nn.Tanh(),
+            )
+        else:
+            self.up = nn.Sequential(
+                nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
+                nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),
+            )
 
     def forward(self, z, y=None):
         check_labels(y, self.num_classes, z.shape[0])
@@ -170,7 +184,7 @@ MODELS = {
     "mlp": ("mlp", dict(num_classes=0)),
     "cmlp": ("mlp", dict(num_classes=NUM_CLASSES)),
     "dcgan": ("conv", dict(num_classes=0)),
-    "cdcgan": ("conv", dict(num_classes=NUM_CLASSES, conditioning="projection")),
+    "cdcgan": ("conv", dict(num_classes=NUM_CLASSES, conditioning="projection", refine=True)),
 }
 
 
@@ -187,7 +201,7 @@ def build(name: str, z_dim: int = 64, width: int | None = None, **kwargs) -> tup
         D = MLPDiscriminator(num_classes, w, opts.pop("conditioning", "concat"))
     else:
         w = width or 64
-        G = ConvGenerator(z_dim, num_classes, w)
+        G = ConvGenerator(z_dim, num_classes, w, opts.pop("refine", False))
         D = ConvDiscriminator(num_classes, w, opts.pop("conditioning", "concat"))
         dcgan_init(G), dcgan_init(D)
     if opts:

@@ -54,6 +54,7 @@ def test_number_png(trained, tmp_path):
     (["number", "--checkpoint", "{ck}", "--number", "", "--out", "{tmp}/n.png"], "empty"),
     (["train", "--model", "gpt", "--steps", "3", "--out", "{tmp}/r"], "invalid choice"),
     (["train", "--model", "mlp", "--out", "{tmp}/r"], "one of the arguments"),
+    (["train", "--model", "cmlp", "--refine", "--steps", "3", "--out", "{tmp}/r"], "takes no option(s) refine"),
 ])
 def test_bad_arguments_exit_nonzero_with_one_clear_line(trained, tmp_path, capsys, args, message):
     args = [a.format(ck=trained / "checkpoint.pt", tmp=tmp_path) for a in args]
@@ -72,3 +73,12 @@ def test_sample_of_one_digit(trained, tmp_path):
                  "--out", str(out)]) == 0
     with np.load(out) as z:
         assert z["labels"].tolist() == [7, 7, 7, 7] and z["images"].shape == (4, 28, 28)
+
+
+def test_train_records_the_refine_choice(tmp_path):
+    from cgan_lib.sample import load_generator
+
+    out = tmp_path / "plain"
+    assert main(["train", "--model", "cdcgan", "--width", "8", "--no-refine", "--steps", "2", "--out", str(out)]) == 0
+    G = load_generator(out / "generator.pt")
+    assert G.up[3].out_channels == 1 and len(G.up) == 5  # ConvT, BN, ReLU, ConvT, Tanh: no refining convs

@@ -37,6 +37,22 @@ def test_concat_and_projection_conditioning():
         build("cmlp", conditioning="film")
 
 
+def test_refine_adds_a_same_resolution_convolution_after_each_upsampling():
+    plain, _ = build("cdcgan", refine=False)
+    G, _ = build("cdcgan")  # the book's conditional DCGAN refines by default; the unconditional one does not
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in plain.up)
+    convs = [m for m in G.up if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride) for c in convs] == [((3, 3), (1, 1))] * 2
+    seen = []
+    hooks = [c.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape[1:]))) for c in convs]
+    G(torch.randn(2, G.z_dim), torch.tensor([0, 1]))
+    [h.remove() for h in hooks]
+    assert seen == [(64, 14, 14), (1, 28, 28)]  # one at 14x14, the last one draws the 28x28 digit
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in build("dcgan")[0].up)
+    with pytest.raises(ValueError, match="takes no option"):
+        build("cmlp", refine=True)
+
+
 def test_label_errors_name_the_problem():
     G, D = build("cdcgan")
     with pytest.raises(ValueError, match=r"labels must be in 0..9"):
