@@ -102,7 +102,7 @@ class ConvGenerator(nn.Module):
     last transposed convolution keeps w/2 channels for a final Conv3x3 -> (1, 28, 28). Each pixel is then
     drawn by a layer that sees its neighbours at the same resolution, not only the stride-2 "stamp" of a
     transposed convolution. It costs ~1.7x the time per step and is what brought the conditional DCGAN's
-    Fréchet distance down to the real-data scale (see the model card and chapter 9).
+    Fréchet distance down to the real-data scale (see its model card and chapter 6).
     """
 
     def __init__(self, z_dim: int = 64, num_classes: int = 0, width: int = 64, refine: bool = False):
