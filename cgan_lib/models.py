@@ -113,18 +113,14 @@ class ConvGenerator(nn.Module):
             nn.Unflatten(1, (2 * width, 7, 7)),
             nn.BatchNorm2d(2 * width), nn.ReLU(True),
         )
+        up = [nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)]
         if refine:
-            self.up = nn.Sequential(
-                nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
-                nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
-                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True),
-                nn.Conv2d(width // 2, 1, 3, 1, 1), nn.Tanh(),
-            )
+            up += [nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
+                   nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2),
+                   nn.ReLU(True), nn.Conv2d(width // 2, 1, 3, 1, 1)]
         else:
-            self.up = nn.Sequential(
-                nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
-                nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),
-            )
+            up += [nn.ConvTranspose2d(width, 1, 4, 2, 1)]
+        self.up = nn.Sequential(*up, nn.Tanh())
 
     def forward(self, z, y=None):
         check_labels(y, self.num_classes, z.shape[0])
