@@ -1,10 +1,11 @@
 """Keep the chapter notebooks consistent with _config.yml and store them clean.
 
     python tools/sync_notebooks.py          # rewrite every notebooks/*.ipynb
-    python tools/sync_notebooks.py --check  # exit 1 if any notebook would change (used by the tests)
+    python tools/sync_notebooks.py --check  # exit 1 if any would change (the tests)
 
-- The first code cell of every chapter installs cgan_lib from the repository named in _config.yml, only
-  when it runs inside Colab. _config.yml is the one place that names the repository; this script copies it.
+- The first code cell of every chapter installs cgan_lib from the repository named in
+  _config.yml, only when it runs inside Colab. _config.yml is the one place that names
+  the repository; this script copies it.
 - Outputs and execution counts are stripped: the book build executes the notebooks.
 """
 
@@ -19,7 +20,7 @@ COLAB_TAG = "colab-install"
 
 
 def repository() -> tuple[str, str]:
-    """(url, branch) from _config.yml (read with a tiny parser: no YAML dependency needed)."""
+    """(url, branch) from _config.yml (a tiny parser: no YAML dependency needed)."""
     url = branch = None
     section = None
     for line in (ROOT / "_config.yml").read_text().splitlines():
@@ -38,27 +39,42 @@ def repository() -> tuple[str, str]:
 
 
 def colab_cell_source() -> str:
+    """The install cell, as ruff formats it (88 columns, like all notebook code)."""
     url, branch = repository()
     return (
-        "# In Colab, install cgan_lib (the book's library) from the book's repository; elsewhere do nothing.\n"
+        "# In Colab, install cgan_lib (the book's library) from the book's\n"
+        "# repository; elsewhere do nothing.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         "\n"
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "cgan_lib @ git+{url}@{branch}"], check=True)'
+        f'    package = "cgan_lib @ git+{url}@{branch}"\n'
+        '    pip = [sys.executable, "-m", "pip", "install", "-q", package]\n'
+        "    subprocess.run(pip, check=True)"
     )
 
 
 def synced(nb: dict) -> dict:
     nb = json.loads(json.dumps(nb))
     cells = nb["cells"]
-    colab = {"cell_type": "code", "metadata": {"tags": [COLAB_TAG, "remove-cell"]}, "source": colab_cell_source(),
-             "outputs": [], "execution_count": None}
-    existing = [i for i, c in enumerate(cells) if COLAB_TAG in c.get("metadata", {}).get("tags", [])]
+    colab = {
+        "cell_type": "code",
+        "metadata": {"tags": [COLAB_TAG, "remove-cell"]},
+        "source": colab_cell_source(),
+        "outputs": [],
+        "execution_count": None,
+    }
+    existing = [
+        i
+        for i, c in enumerate(cells)
+        if COLAB_TAG in c.get("metadata", {}).get("tags", [])
+    ]
     for i in reversed(existing):
         del cells[i]
-    first_code = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), len(cells))
+    first_code = next(
+        (i for i, c in enumerate(cells) if c["cell_type"] == "code"), len(cells)
+    )
     cells.insert(first_code, colab)
     for c in cells:
         if isinstance(c.get("source"), list):
@@ -68,7 +84,11 @@ def synced(nb: dict) -> dict:
         c.pop("id", None)
     nb["nbformat"], nb["nbformat_minor"] = 4, 4
     nb["metadata"] = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "kernelspec": {
+            "display_name": "Python 3",
+            "language": "python",
+            "name": "python3",
+        },
         "language_info": {"name": "python"},
         "colab": {"provenance": []},
     }
