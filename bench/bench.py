@@ -36,8 +36,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cgan_lib import data as mnist  # noqa: E402
 from cgan_lib.metrics import evaluate_generator, load_classifier, predict, score  # noqa: E402
-from cgan_lib.sample import generate, load_generator, sample_by_label  # noqa: E402
-from cgan_lib.train import TrainConfig, fit, new_run, pick_device, save_checkpoint  # noqa: E402
+from cgan_lib.sample import generate, sample_by_label  # noqa: E402
+from cgan_lib.train import fit  # noqa: E402
+
+try:  # the layout with cgan_lib.run and cgan_lib.checkpoint
+    from cgan_lib.checkpoint import load_generator, save_generator
+    from cgan_lib.run import TrainConfig, new_run, pick_device
+except ImportError:  # the layout up to commit 874a944 (measured on the H100)
+    from cgan_lib.sample import load_generator
+    from cgan_lib.train import TrainConfig, new_run, pick_device, save_checkpoint
+
+    def save_generator(run, path):
+        save_checkpoint(run, path, include_training_state=False)
+
 
 TARGETS = (0.90, 0.95, 0.98)
 CARD_PATH = (
@@ -99,7 +110,7 @@ def card_scores(run):
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "generator.pt"
-        save_checkpoint(run, path, include_training_state=False)
+        save_generator(run, path)
         return evaluate_generator(load_generator(path), **CARD["scored_with"])
 
 
