@@ -13,8 +13,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# The unit tests, then every chapter notebook top to bottom in quick mode.
+# Lint and formatting at 88 columns (ruff), the unit tests, then every chapter notebook top to bottom in quick mode.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q tests
 	CGAN_QUICK=1 $(BIN)/python -m pytest -q --nbmake --nbmake-timeout=600 notebooks
 

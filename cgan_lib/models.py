@@ -1,12 +1,18 @@
-"""Generators and discriminators for 28x28 digits: MLP and convolutional (DCGAN), unconditional and conditional.
+"""Generators and discriminators for 28x28 digits: MLP and convolutional (DCGAN),
+unconditional and conditional.
 
-Every generator maps a latent batch z (N, z_dim), and for conditional models labels y (N,), to images
-(N, 1, 28, 28) in [-1, 1] (tanh). Every discriminator maps images (and labels) to one *logit* per image,
+Every generator maps a latent batch z (N, z_dim), and for conditional models labels y
+(N,), to images
+(N, 1, 28, 28) in [-1, 1] (tanh). Every discriminator maps images (and labels) to one
+*logit* per image,
 D(x) = sigmoid(logit); the losses work on logits because that is numerically stable.
 
-Conditioning (Mirza & Osindero, 2014): the label is one-hot encoded and concatenated to the generator's
-input, and to the discriminator's input (as 10 constant planes for the convolutional one). The projection
-discriminator (Miyato & Koyama, 2018) instead adds <embed(y), features(x)> to an unconditional logit.
+Conditioning (Mirza & Osindero, 2014): the label is one-hot encoded and concatenated to
+the generator's
+input, and to the discriminator's input (as 10 constant planes for the convolutional
+one). The projection
+discriminator (Miyato & Koyama, 2018) instead adds <embed(y), features(x)> to an
+unconditional logit.
 
 `build(name)` makes the pair for one of the names in `MODELS`.
 """
@@ -17,7 +23,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .errors import BadInput, check_range
+
 NUM_CLASSES = 10
+CONDITIONINGS = ("concat", "projection")  # how a discriminator sees the label
 
 
 def one_hot(y: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Tensor:
@@ -25,31 +34,43 @@ def one_hot(y: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Ten
 
 
 def check_labels(y: torch.Tensor | None, num_classes: int, n: int) -> None:
-    """Conditional models need n labels in 0..num_classes-1; unconditional ones take none."""
-    if torch.jit.is_tracing():  # ONNX export traces the arithmetic; the checks are for eager callers
+    """Conditional models need n labels in 0..num_classes-1; unconditional ones take
+    none."""
+    if (
+        torch.jit.is_tracing()
+    ):  # ONNX export traces the arithmetic; the checks are for eager callers
         return
     if num_classes == 0:
         if y is not None:
-            raise ValueError("this model is unconditional: it takes no labels")
+            raise BadInput("this model is unconditional: it takes no labels")
         return
     if y is None:
-        raise ValueError("this model is conditional: pass labels y (one per latent vector)")
+        raise BadInput(
+            "this model is conditional: pass labels y (one per latent vector)"
+        )
     if y.shape != (n,):
-        raise ValueError(f"expected {n} labels, got a tensor of shape {tuple(y.shape)}")
+        raise BadInput(f"expected {n} labels, got a tensor of shape {tuple(y.shape)}")
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise ValueError(f"labels must be in 0..{num_classes - 1}, got {y.min().item()}..{y.max().item()}")
+        raise BadInput(
+            f"labels must be in 0..{num_classes - 1}, "
+            f"got {y.min().item()}..{y.max().item()}"
+        )
 
 
 class MLPGenerator(nn.Module):
-    """z (+ one-hot y) -> 256 -> 512 -> 784, as in Goodfellow et al. (2014), smaller to train on a CPU."""
+    """z (+ one-hot y) -> 256 -> 512 -> 784, as in Goodfellow et al. (2014), smaller to
+    train on a CPU."""
 
-    def __init__(self, z_dim: int = 64, num_classes: int = 0, width: int = 256):
+    def __init__(self, z_dim: int, num_classes: int, width: int):
         super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
         self.net = nn.Sequential(
-            nn.Linear(z_dim + num_classes, width), nn.LeakyReLU(0.2),
-            nn.Linear(width, 2 * width), nn.LeakyReLU(0.2),
-            nn.Linear(2 * width, 28 * 28), nn.Tanh(),
+            nn.Linear(z_dim + num_classes, width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(width, 2 * width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(2 * width, 28 * 28),
+            nn.Tanh(),
         )
 
     def forward(self, z, y=None):
@@ -61,19 +82,25 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """784 (+ one-hot y) -> 512 -> 256 -> 1 logit.
 
-    conditioning="concat": the one-hot label is concatenated to the input (Mirza & Osindero).
-    conditioning="projection": logit = linear(features) + <embed(y), features> (Miyato & Koyama).
+    conditioning="concat": the one-hot label is concatenated to the input (Mirza &
+    Osindero).
+    conditioning="projection": logit = linear(features) + <embed(y), features> (Miyato &
+    Koyama).
     """
 
-    def __init__(self, num_classes: int = 0, width: int = 256, conditioning: str = "concat"):
+    def __init__(self, num_classes: int, width: int, conditioning: str):
         super().__init__()
-        if conditioning not in ("concat", "projection"):
-            raise ValueError(f"conditioning must be 'concat' or 'projection', got {conditioning!r}")
+        if conditioning not in CONDITIONINGS:
+            raise BadInput(
+                f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}"
+            )
         self.num_classes, self.conditioning = num_classes, conditioning
         concat = num_classes if conditioning == "concat" else 0
         self.features = nn.Sequential(
-            nn.Linear(28 * 28 + concat, 2 * width), nn.LeakyReLU(0.2),
-            nn.Linear(2 * width, width), nn.LeakyReLU(0.2),
+            nn.Linear(28 * 28 + concat, 2 * width),
+            nn.LeakyReLU(0.2),
+            nn.Linear(2 * width, width),
+            nn.LeakyReLU(0.2),
         )
         self.head = nn.Linear(width, 1)
         if num_classes and conditioning == "projection":
@@ -93,31 +120,48 @@ class MLPDiscriminator(nn.Module):
 
 
 class ConvGenerator(nn.Module):
-    """DCGAN generator for 28x28: project z to 7x7, then two stride-2 transposed convolutions.
+    """DCGAN generator for 28x28: project z to 7x7, then two stride-2 transposed
+    convolutions.
 
-    (N, z_dim [+10]) -> Linear -> (2w, 7, 7) -> ConvT -> (w, 14, 14) -> ConvT -> (1, 28, 28), with batch norm
+    (N, z_dim [+10]) -> Linear -> (2w, 7, 7) -> ConvT -> (w, 14, 14) -> ConvT -> (1, 28,
+    28), with batch norm
     and ReLU between layers and tanh at the end (Radford et al., 2015).
 
-    refine=True adds a 3x3 convolution after each upsampling: (w, 14, 14) -> Conv3x3 -> (w, 14, 14), and the
-    last transposed convolution keeps w/2 channels for a final Conv3x3 -> (1, 28, 28). Each pixel is then
-    drawn by a layer that sees its neighbours at the same resolution, not only the stride-2 "stamp" of a
-    transposed convolution. It costs ~1.7x the time per step and is what brought the conditional DCGAN's
+    refine=True adds a 3x3 convolution after each upsampling: (w, 14, 14) -> Conv3x3 ->
+    (w, 14, 14), and the
+    last transposed convolution keeps w/2 channels for a final Conv3x3 -> (1, 28, 28).
+    Each pixel is then
+    drawn by a layer that sees its neighbours at the same resolution, not only the
+    stride-2 "stamp" of a
+    transposed convolution. It costs ~1.7x the time per step and is what brought the
+    conditional DCGAN's
     Fréchet distance down to the real-data scale (see its model card and chapter 6).
     """
 
-    def __init__(self, z_dim: int = 64, num_classes: int = 0, width: int = 64, refine: bool = False):
+    def __init__(self, z_dim: int, num_classes: int, width: int, refine: bool):
         super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
         self.project = nn.Sequential(
             nn.Linear(z_dim + num_classes, 2 * width * 7 * 7, bias=False),
             nn.Unflatten(1, (2 * width, 7, 7)),
-            nn.BatchNorm2d(2 * width), nn.ReLU(True),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(True),
         )
-        up = [nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)]
+        up = [
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(True),
+        ]
         if refine:
-            up += [nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(True),
-                   nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2),
-                   nn.ReLU(True), nn.Conv2d(width // 2, 1, 3, 1, 1)]
+            up += [
+                nn.Conv2d(width, width, 3, 1, 1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(True),
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(True),
+                nn.Conv2d(width // 2, 1, 3, 1, 1),
+            ]
         else:
             up += [nn.ConvTranspose2d(width, 1, 4, 2, 1)]
         self.up = nn.Sequential(*up, nn.Tanh())
@@ -129,21 +173,27 @@ class ConvGenerator(nn.Module):
 
 
 class ConvDiscriminator(nn.Module):
-    """DCGAN discriminator for 28x28: two stride-2 convolutions with leaky ReLU, then one logit.
+    """DCGAN discriminator for 28x28: two stride-2 convolutions with leaky ReLU, then
+    one logit.
 
     conditioning="concat": the one-hot label enters as 10 extra constant input planes.
     conditioning="projection": logit = linear(features) + <embed(y), features>.
     """
 
-    def __init__(self, num_classes: int = 0, width: int = 64, conditioning: str = "concat"):
+    def __init__(self, num_classes: int, width: int, conditioning: str):
         super().__init__()
-        if conditioning not in ("concat", "projection"):
-            raise ValueError(f"conditioning must be 'concat' or 'projection', got {conditioning!r}")
+        if conditioning not in CONDITIONINGS:
+            raise BadInput(
+                f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}"
+            )
         self.num_classes, self.conditioning = num_classes, conditioning
         in_ch = 1 + (num_classes if num_classes and conditioning == "concat" else 0)
         self.features = nn.Sequential(
-            nn.Conv2d(in_ch, width, 4, 2, 1), nn.LeakyReLU(0.2, True),  # no batch norm on the input layer
-            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(in_ch, width, 4, 2, 1),
+            nn.LeakyReLU(0.2, True),  # no batch norm on the input layer
+            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(0.2, True),
             nn.Flatten(),
         )
         self.head = nn.Linear(2 * width * 7 * 7, 1)
@@ -154,7 +204,9 @@ class ConvDiscriminator(nn.Module):
     def forward(self, x, y=None):
         check_labels(y, self.num_classes, x.shape[0])
         if y is not None and self.conditioning == "concat":
-            planes = one_hot(y, self.num_classes, x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            planes = one_hot(y, self.num_classes, x.dtype)[:, :, None, None].expand(
+                -1, -1, *x.shape[2:]
+            )
             x = torch.cat([x, planes], 1)
         h = self.features(x)
         logit = self.head(h).squeeze(1)
@@ -164,7 +216,8 @@ class ConvDiscriminator(nn.Module):
 
 
 def dcgan_init(module: nn.Module) -> None:
-    """The DCGAN paper's initialisation: N(0, 0.02) weights, batch-norm scales N(1, 0.02)."""
+    """The DCGAN paper's initialisation: N(0, 0.02) weights, batch-norm scales N(1,
+    0.02)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
@@ -175,33 +228,71 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-# name -> (architecture, default keyword arguments)
+# The one place each model's hyper-parameters are set. `build(name, **overrides)` and
+# training
+# configs (TrainConfig.model_kwargs) override these; the classes above have no defaults
+# of their own.
 MODELS = {
-    "mlp": ("mlp", dict(num_classes=0)),
-    "cmlp": ("mlp", dict(num_classes=NUM_CLASSES)),
-    "dcgan": ("conv", dict(num_classes=0)),
-    "cdcgan": ("conv", dict(num_classes=NUM_CLASSES, conditioning="projection", refine=True)),
+    "mlp": dict(arch="mlp", z_dim=64, num_classes=0, width=256),
+    "cmlp": dict(
+        arch="mlp", z_dim=64, num_classes=NUM_CLASSES, width=256, conditioning="concat"
+    ),
+    "dcgan": dict(arch="conv", z_dim=64, num_classes=0, width=64, refine=False),
+    "cdcgan": dict(
+        arch="conv",
+        z_dim=64,
+        num_classes=NUM_CLASSES,
+        width=64,
+        refine=True,
+        conditioning="projection",
+    ),
 }
+LIMITS = {
+    "z_dim": (1, 1024),
+    "width": (8, 1024),
+}  # beyond these a model is useless or huge
 
 
-def build(name: str, z_dim: int = 64, width: int | None = None, **kwargs) -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator) for a model name in MODELS; keyword arguments override its defaults."""
+def model_options(name: str, overrides: dict | None = None) -> dict:
+    """The full hyper-parameters of model `name`: its MODELS entry updated with
+    `overrides`.
+
+    Checked here, so a bad option fails with a sentence before any weight is allocated.
+    """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    arch, defaults = MODELS[name]
-    opts = {**defaults, **kwargs}
-    num_classes = opts.pop("num_classes")
-    if arch == "mlp":
-        w = width or 256
-        G = MLPGenerator(z_dim, num_classes, w)
-        D = MLPDiscriminator(num_classes, w, opts.pop("conditioning", "concat"))
-    else:
-        w = width or 64
-        G = ConvGenerator(z_dim, num_classes, w, opts.pop("refine", False))
-        D = ConvDiscriminator(num_classes, w, opts.pop("conditioning", "concat"))
-        dcgan_init(G), dcgan_init(D)
-    if opts:
-        raise ValueError(f"model {name!r} takes no option(s) {', '.join(opts)}")
+        raise BadInput(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    opts = dict(MODELS[name])
+    for key, value in (overrides or {}).items():
+        if key not in opts or key in ("arch", "num_classes"):
+            extra = ", ".join(k for k in opts if k not in ("arch", "num_classes"))
+            why = " (it has no label to condition on)" if key == "conditioning" else ""
+            raise BadInput(
+                f"model {name!r} takes no option {key!r}{why}; its options: {extra}"
+            )
+        opts[key] = value
+    for key, (lo, hi) in LIMITS.items():
+        opts[key] = check_range(key, opts[key], lo, hi, integer=True)
+    if "conditioning" in opts and opts["conditioning"] not in CONDITIONINGS:
+        raise BadInput(
+            f"conditioning must be one of {', '.join(CONDITIONINGS)}, "
+            f"got {opts['conditioning']!r}"
+        )
+    if "refine" in opts and not isinstance(opts["refine"], bool):
+        raise BadInput(f"refine must be True or False, got {opts['refine']!r}")
+    return opts
+
+
+def build(name: str, **overrides) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator) for a model name in MODELS; keyword arguments override
+    it."""
+    opts = model_options(name, overrides)
+    z_dim, k, width = opts["z_dim"], opts["num_classes"], opts["width"]
+    conditioning = opts.get("conditioning", "concat")  # unused by unconditional models
+    if opts["arch"] == "mlp":
+        return MLPGenerator(z_dim, k, width), MLPDiscriminator(k, width, conditioning)
+    G = ConvGenerator(z_dim, k, width, opts["refine"])
+    D = ConvDiscriminator(k, width, conditioning)
+    dcgan_init(G), dcgan_init(D)
     return G, D
 
 

@@ -1,5 +1,7 @@
-"""1-D toy GANs for the minimax chapter: densities on a grid, the optimal discriminator, the JSD, and a tiny
-GAN whose generator density and discriminator curve we can watch while it trains (as in GAN Lab)."""
+"""1-D toy GANs for the minimax chapter: densities on a grid, the optimal discriminator,
+the JSD, and a tiny
+GAN whose generator density and discriminator curve we can watch while it trains (as in
+GAN Lab)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,15 @@ def gaussian_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
 
 
 def mixture_pdf(x: np.ndarray, means, stds, weights=None) -> np.ndarray:
-    weights = np.ones(len(means)) / len(means) if weights is None else np.asarray(weights)
+    weights = (
+        np.ones(len(means)) / len(means) if weights is None else np.asarray(weights)
+    )
     return sum(w * gaussian_pdf(x, m, s) for w, m, s in zip(weights, means, stds))
 
 
 def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
-    """D*(x) = p_data(x) / (p_data(x) + p_g(x)): the discriminator that maximises V(D, G) for a fixed G."""
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)): the discriminator that maximises V(D,
+    G) for a fixed G."""
     total = p_data + p_g
     return np.divide(p_data, total, out=np.full_like(total, 0.5), where=total > 0)
 
@@ -40,21 +45,32 @@ def kl(p: np.ndarray, q: np.ndarray, dx: float) -> float:
 
 
 def jsd(p: np.ndarray, q: np.ndarray, dx: float) -> float:
-    """Jensen–Shannon divergence, in nats: between 0 (p = q) and log 2 (disjoint supports)."""
+    """Jensen–Shannon divergence, in nats: between 0 (p = q) and log 2 (disjoint
+    supports)."""
     m = (p + q) / 2
     return 0.5 * kl(p, m, dx) + 0.5 * kl(q, m, dx)
 
 
-def sample_mixture(n: int, means, stds, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_mixture(
+    n: int, means, stds, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """n samples (n, 1) from an equal-weight Gaussian mixture."""
     k = torch.randint(0, len(means), (n,), generator=generator)
     eps = torch.randn(n, generator=generator)
-    return (torch.tensor(means, dtype=torch.float32)[k] + torch.tensor(stds, dtype=torch.float32)[k] * eps)[:, None]
+    return (
+        torch.tensor(means, dtype=torch.float32)[k]
+        + torch.tensor(stds, dtype=torch.float32)[k] * eps
+    )[:, None]
 
 
 def mlp(n_in: int, n_out: int, hidden: int = 32) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_in, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-                         nn.Linear(hidden, n_out))
+    return nn.Sequential(
+        nn.Linear(n_in, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, n_out),
+    )
 
 
 @dataclass
@@ -64,9 +80,19 @@ class ToySnapshot:
     d_curve: np.ndarray  # D(x) on the grid
 
 
-def train_toy_gan(means=(-2.0, 2.0), stds=(0.5, 0.5), steps: int = 3000, batch: int = 256, z_dim: int = 4,
-                  lr: float = 2e-3, snapshot_every: int = 250, seed: int = 0, grid=np.linspace(-5, 5, 401)):
-    """Train a small MLP GAN on a 1-D Gaussian mixture; return (G, D, snapshots, history of losses)."""
+def train_toy_gan(
+    means=(-2.0, 2.0),
+    stds=(0.5, 0.5),
+    steps: int = 3000,
+    batch: int = 256,
+    z_dim: int = 4,
+    lr: float = 2e-3,
+    snapshot_every: int = 250,
+    seed: int = 0,
+    grid=np.linspace(-5, 5, 401),
+):
+    """Train a small MLP GAN on a 1-D Gaussian mixture; return (G, D, snapshots, history
+    of losses)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     G, D = mlp(z_dim, 1), mlp(1, 1)
@@ -78,7 +104,13 @@ def train_toy_gan(means=(-2.0, 2.0), stds=(0.5, 0.5), steps: int = 3000, batch: 
 
     def snap(step):
         with torch.no_grad():
-            snapshots.append(ToySnapshot(step, G(z_fixed).squeeze(1).numpy(), torch.sigmoid(D(grid_t)).squeeze(1).numpy()))
+            snapshots.append(
+                ToySnapshot(
+                    step,
+                    G(z_fixed).squeeze(1).numpy(),
+                    torch.sigmoid(D(grid_t)).squeeze(1).numpy(),
+                )
+            )
 
     snap(0)
     for step in range(1, steps + 1):

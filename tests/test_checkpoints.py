@@ -3,8 +3,9 @@ import pickle
 import pytest
 import torch
 
-from cgan_lib.sample import load_generator
-from cgan_lib.train import CheckpointError, TrainConfig, fit, load_checkpoint, save_checkpoint
+from cgan_lib import TrainConfig, fit
+from cgan_lib.checkpoint import load_checkpoint, load_generator, save_checkpoint, save_generator
+from cgan_lib.errors import CheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_weights_of_another_model(tmp_path, checkpoint):
 def test_sample_only_checkpoint_is_small_and_loads(tmp_path, checkpoint):
     run = load_checkpoint(checkpoint)
     small = tmp_path / "generator.pt"
-    save_checkpoint(run, small, include_training_state=False)
+    save_generator(run, small)
     assert small.stat().st_size < checkpoint.stat().st_size / 4  # one generator, float16, no D/optimisers
     G = load_generator(small)
     assert all(p.dtype == torch.float32 for p in G.parameters())  # stored as float16, loaded as float32

@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from cgan_lib.__main__ import main
 
@@ -45,16 +46,16 @@ def test_number_png(trained, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["sample", "--checkpoint", "{ck}", "--per-class", "0", "--out", "{tmp}/s.npz"], "positive whole number"),
-    (["sample", "--checkpoint", "{ck}", "--per-class", "2", "--digit", "10", "--out", "{tmp}/s.npz"], "0..9, got 10"),
-    (["sample", "--checkpoint", "{ck}", "--per-class", "2", "--digit", "-1", "--out", "{tmp}/s.npz"], "0..9, got -1"),
+    (["sample", "--checkpoint", "{ck}", "--per-class", "0", "--out", "{tmp}/s.npz"], "whole number in [1, 10000], got 0"),
+    (["sample", "--checkpoint", "{ck}", "--per-class", "2", "--digit", "10", "--out", "{tmp}/s.npz"], "in [0, 9], got 10"),
+    (["sample", "--checkpoint", "{ck}", "--per-class", "2", "--digit", "-1", "--out", "{tmp}/s.npz"], "in [0, 9], got -1"),
     (["sample", "--checkpoint", "{tmp}/missing.pt", "--per-class", "2", "--out", "{tmp}/s.npz"], "does not exist"),
     (["sample", "--checkpoint", "{ck}", "--per-class", "2", "--out", "{tmp}/s.txt"], ".npz or .png"),
     (["number", "--checkpoint", "{ck}", "--number", "12a", "--out", "{tmp}/n.png"], "character 'a'"),
     (["number", "--checkpoint", "{ck}", "--number", "", "--out", "{tmp}/n.png"], "empty"),
     (["train", "--model", "gpt", "--steps", "3", "--out", "{tmp}/r"], "invalid choice"),
     (["train", "--model", "mlp", "--out", "{tmp}/r"], "one of the arguments"),
-    (["train", "--model", "cmlp", "--refine", "--steps", "3", "--out", "{tmp}/r"], "takes no option(s) refine"),
+    (["train", "--model", "cmlp", "--refine", "--steps", "3", "--out", "{tmp}/r"], "takes no option 'refine'"),
 ])
 def test_bad_arguments_exit_nonzero_with_one_clear_line(trained, tmp_path, capsys, args, message):
     args = [a.format(ck=trained / "checkpoint.pt", tmp=tmp_path) for a in args]
@@ -76,9 +77,14 @@ def test_sample_of_one_digit(trained, tmp_path):
 
 
 def test_train_records_the_refine_choice(tmp_path):
-    from cgan_lib.sample import load_generator
+    from cgan_lib.checkpoint import load_generator
 
     out = tmp_path / "plain"
     assert main(["train", "--model", "cdcgan", "--width", "8", "--no-refine", "--steps", "2", "--out", str(out)]) == 0
     G = load_generator(out / "generator.pt")
-    assert G.up[3].out_channels == 1 and len(G.up) == 5  # ConvT, BN, ReLU, ConvT, Tanh: no refining convs
+    # refining layers are the only plain (not transposed) convolutions in a generator
+    assert not [m for m in G.modules() if type(m) is torch.nn.Conv2d]
+    assert main(["train", "--model", "cdcgan", "--width", "8", "--refine", "--steps", "2",
+                 "--out", str(tmp_path / "refined")]) == 0
+    G = load_generator(tmp_path / "refined" / "generator.pt")
+    assert len([m for m in G.modules() if type(m) is torch.nn.Conv2d]) == 2

@@ -6,7 +6,7 @@ import torch
 
 from cgan_lib import data, metrics
 from cgan_lib.__main__ import main
-from cgan_lib.train import CheckpointError
+from cgan_lib.errors import CheckpointError
 
 
 def test_frechet_distance_matches_the_closed_form_for_gaussians():
@@ -57,7 +57,7 @@ def test_halves_are_a_random_disjoint_split():
 def test_wrong_file_for_the_classifier(tmp_path):
     other = tmp_path / "x.pt"
     torch.save({"format": "cgan_lib.gan"}, other)
-    with pytest.raises(CheckpointError, match="expected a 'cgan_lib.classifier'"):
+    with pytest.raises(CheckpointError, match="expected the MNIST classifier"):
         metrics.load_classifier(str(other))
 
 

@@ -5,7 +5,8 @@ import json
 import pytest
 
 import cgan_lib
-from cgan_lib.metrics import PRETRAINED_DIR, evaluate_generator
+from cgan_lib.checkpoint import PRETRAINED_DIR
+from cgan_lib.metrics import evaluate_generator
 
 CARDS = sorted(p for p in PRETRAINED_DIR.glob("*.json") if p.stem != "classifier")
 EXPECTED = {"mlp", "mlp_saturating", "dcgan", "cmlp", "cdcgan"}

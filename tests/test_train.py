@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cgan_lib.train import CheckpointError, TrainConfig, TrainingDiverged, fit, load_checkpoint
+from cgan_lib import TrainConfig, fit, load_checkpoint
+from cgan_lib.errors import CheckpointError, TrainingDiverged
 
 
 def params(module):
@@ -72,7 +73,7 @@ def test_time_budget_and_length_arguments(small_data):
 
 def test_resuming_with_another_config_is_refused(tmp_path, small_data):
     fit(TrainConfig(model="mlp"), steps=2, out_dir=tmp_path, data=small_data, progress=False)
-    with pytest.raises(CheckpointError, match="another config"):
+    with pytest.raises(CheckpointError, match="other settings"):
         fit(TrainConfig(model="mlp", lr_g=1e-3), steps=4, out_dir=tmp_path, data=small_data, progress=False)
 
 

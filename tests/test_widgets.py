@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cgan_lib import viz
+from cgan_lib import widgets
 from cgan_lib.models import build
 
 
@@ -14,7 +14,7 @@ def G():
 
 
 def test_digit_picker_changes_with_the_digit_and_the_button(G):
-    picker = viz.DigitPicker(G, n=4)
+    picker = widgets.DigitPicker(G, n=4)
     first = bytes(picker.image.value)
     assert first.startswith(b"\x89PNG")
     picker.digit.value = 3  # what clicking the "3" toggle does
@@ -26,7 +26,7 @@ def test_digit_picker_changes_with_the_digit_and_the_button(G):
 
 
 def test_latent_slider_changes_with_t_and_digit(G):
-    slider = viz.LatentSlider(G, seeds=(0, 1), steps=8, digit=2)
+    slider = widgets.LatentSlider(G, seeds=(0, 1), steps=8, digit=2)
     start = bytes(slider.image.value)
     slider.t.value = 7
     end = bytes(slider.image.value)
@@ -40,7 +40,7 @@ def test_latent_slider_changes_with_t_and_digit(G):
 
 
 def test_number_box_draws_and_explains_bad_input(G):
-    box = viz.NumberBox(G, "42")
+    box = widgets.NumberBox(G, "42")
     good = bytes(box.image.value)
     assert good.startswith(b"\x89PNG") and box.message.value == ""
     box.text.value = "1234567"
@@ -62,8 +62,8 @@ def test_number_box_draws_and_explains_bad_input(G):
 def test_display_with_fallback_carries_the_widget_and_a_picture(G, monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append((obj, raw)))
-    picker = viz.DigitPicker(G, n=2)
-    viz.display_with_fallback(picker.widget, picker.static_html())
+    picker = widgets.DigitPicker(G, n=2)
+    widgets.display_with_fallback(picker.widget, picker.static_html())
     bundle, raw = shown[0]
     assert raw and "application/vnd.jupyter.widget-view+json" in bundle
     assert "data:image/png;base64," in bundle["text/html"] and "Colab" in bundle["text/html"]

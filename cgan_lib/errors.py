@@ -1,0 +1,67 @@
+"""The library's own exceptions: each one means "the input or the situation is wrong,
+and the message
+says how", so the command line prints its message as one line. Any other exception is a
+bug in cgan_lib
+and keeps its traceback.
+
+They also subclass the built-in type a caller would expect (ValueError for bad values,
+RuntimeError for a
+failed run), so `except ValueError` keeps working in user code.
+"""
+
+
+class CganError(Exception):
+    """Base class: a problem cgan_lib has explained in its message."""
+
+
+class BadInput(CganError, ValueError):
+    """A value outside what a function accepts; the message names the value and the
+    accepted range."""
+
+
+class CheckpointError(CganError, ValueError):
+    """A file that is not a usable checkpoint: missing, truncated, not ours, another
+    kind or model."""
+
+
+class TrainingDiverged(CganError, RuntimeError):
+    """A loss or a weight became NaN or infinite; nothing was saved after it."""
+
+
+class MNISTUnavailable(CganError, RuntimeError):
+    """No source of MNIST worked; the message lists what was tried."""
+
+
+class RunLocked(CganError, RuntimeError):
+    """Another live process is writing to the same run folder."""
+
+
+def check_range(name: str, value, lo=None, hi=None, *, integer=False, lo_open=False):
+    """`value` as a finite int (integer=True) or float within [lo, hi] (lo excluded with
+    lo_open).
+
+    Raises BadInput naming the value and the accepted range, so a typo such as `--ema
+    nan` or
+    `--augment inf` stops at the boundary instead of producing a run of black digits.
+    """
+    kind = "a whole number" if integer else "a finite number"
+    if lo is not None and hi is not None:
+        accepted = f"{kind} in {'(' if lo_open else '['}{lo}, {hi}]"
+    elif lo is not None:
+        accepted = f"{kind} {'>' if lo_open else '>='} {lo}"
+    else:
+        accepted = f"{kind} <= {hi}" if hi is not None else kind
+    if isinstance(value, bool):
+        raise BadInput(f"{name} must be {accepted}, got {value!r}")
+    try:
+        number = int(value) if integer else float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise BadInput(f"{name} must be {accepted}, got {value!r}") from None
+    if integer and number != value:
+        raise BadInput(f"{name} must be {accepted}, got {value!r}")
+    bad = number != number or number in (float("inf"), float("-inf"))
+    bad = bad or (lo is not None and (number <= lo if lo_open else number < lo))
+    bad = bad or (hi is not None and number > hi)
+    if bad:
+        raise BadInput(f"{name} must be {accepted}, got {value!r}")
+    return number
