@@ -215,8 +215,10 @@ def load_checkpoint(path: str | Path, device=None) -> GANRun:
     state = read_file(path, "run")
     run = _run_from_state(state, path, device)
     _load_weights(run.D, state["D"], path, "discriminator")
-    run.opt_g.load_state_dict(state["opt_g"])
-    run.opt_d.load_state_dict(state["opt_d"])
+    for opt, key in ((run.opt_g, "opt_g"), (run.opt_d, "opt_d")):
+        opt.load_state_dict(state[key])
+        for group in opt.param_groups:  # fused Adam is a GPU choice: follow this device
+            group["fused"] = run.device.type == "cuda"
     if state["rng_device"] == run.device.type:
         run.rng.set_state(state["rng"])
     else:  # another device's generator state cannot be restored: reseed reproducibly

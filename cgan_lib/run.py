@@ -43,6 +43,9 @@ class TrainConfig:
     ema: float = 0.0  # decay of an average of G's weights used for sampling; 0 = off
     augment_degrees: float = 0.0  # random rotation of real digits, in degrees
     real_target: float = 1.0  # < 1 is one-sided label smoothing
+    mixed_precision: bool = (
+        False  # bf16 autocast on a GPU (not faster here: see bench/)
+    )
     # (start_step, end_step): rates fall linearly to 0; () = constant
     lr_decay: tuple = ()
     seed: int = 0
@@ -60,6 +63,10 @@ class TrainConfig:
                 f"loss must be one of {', '.join(GENERATOR_LOSSES)}, got {self.loss!r}"
             )
         self.model_kwargs = dict(self.model_kwargs)
+        if not isinstance(self.mixed_precision, bool):
+            raise BadInput(
+                f"mixed_precision must be True or False, got {self.mixed_precision!r}"
+            )
         model_options(self.model, self.model_kwargs)  # a bad model option fails now
         self.batch_size = check_range(
             "batch_size", self.batch_size, 1, 65536, integer=True
@@ -209,8 +216,15 @@ def new_run(config: TrainConfig, device=None) -> GANRun:
     G, D = build(config.model, **config.model_kwargs)
     G, D = G.to(device), D.to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if config.ema > 0 else None
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas)
+    fused = (
+        device.type == "cuda"
+    )  # one kernel per step instead of one per tensor: +4-8%
+    opt_g = torch.optim.Adam(
+        G.parameters(), lr=config.lr_g, betas=config.betas, fused=fused
+    )
+    opt_d = torch.optim.Adam(
+        D.parameters(), lr=config.lr_d, betas=config.betas, fused=fused
+    )
     rng = torch.Generator(device=device)
     rng.manual_seed(config.seed)
     return GANRun(config, G, D, G_ema, opt_g, opt_d, rng)
