@@ -71,10 +71,8 @@ class TrainConfig:
         self.batch_size = check_range(
             "batch_size", self.batch_size, 1, 65536, integer=True
         )
-        for name in ("lr_g", "lr_d"):
-            setattr(
-                self, name, check_range(name, getattr(self, name), 0, 1, lo_open=True)
-            )
+        for name in ("lr_g", "lr_d"):  # 0 freezes a player: chapter 3's head start
+            setattr(self, name, check_range(name, getattr(self, name), 0, 1))
         if len(self.betas) != 2:
             raise BadInput(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         self.betas = tuple(check_range("beta", b, 0, 0.9999) for b in self.betas)

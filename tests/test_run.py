@@ -41,7 +41,7 @@ def test_bad_model_options_are_named(model, options, message):
         ("ema", float("nan")),
         ("ema", 1.0),
         ("augment_degrees", float("inf")),
-        ("lr_g", 0.0),
+        ("lr_g", -1e-4),
         ("lr_d", float("nan")),
         ("seed", 2**70),
         ("seed", -1),
