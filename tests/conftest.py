@@ -29,3 +29,27 @@ def small_data(mnist_train):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def _read_gif(path):
+    """A GIF's frames as grey uint8 arrays, and each frame's duration in ms.
+
+    Pillow's writer merges a run of identical frames into one frame shown for their
+    total time, so a held frame shows up as a longer duration, not as more frames.
+    """
+    import numpy as np
+    from PIL import Image
+
+    frames, durations = [], []
+    with Image.open(path) as gif:
+        assert gif.info.get("loop") == 0, "the GIF should loop forever"
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            frames.append(np.asarray(gif.convert("L")))
+            durations.append(gif.info["duration"])
+    return frames, durations
+
+
+@pytest.fixture()
+def read_gif():
+    return _read_gif
