@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shlex
 import sys
 import time
@@ -30,7 +31,7 @@ from .checkpoint import (
     save_generator,
 )
 from .data import SIZES
-from .errors import BadInput, CganError, check_range
+from .errors import BadInput, CganError, check_range, describe_range, short
 from .export import export_onnx
 from .losses import GENERATOR_LOSSES
 from .metrics import (
@@ -45,14 +46,13 @@ from .metrics import (
 from .models import CONDITIONINGS, LIMITS, MODELS
 from .run import MAX_SEED, TrainConfig
 from .sample import MAX_PER_CLASS, check_number, sample_by_label, write_number
-from .train import fit
+from .train import check_out_dir, fit
 from .viz import grid, save_png, timelapse
 
 
 class Parser(argparse.ArgumentParser):
-    def error(
-        self, message
-    ):  # one clear line, and a command that works, instead of usage
+    def error(self, message):  # one clear line and a command that works, not usage
+        message = re.sub(r"'([^']{37})[^']{4,}'", r"'\1...'", message)  # long typos
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
@@ -63,9 +63,15 @@ def number(lo=None, hi=None, *, integer=False, lo_open=False):
         try:
             value = int(text) if integer else float(text)
         except ValueError:
+            if integer and re.fullmatch(r"\s*[+-]?\d+\s*", text):  # too long for int()
+                accepted = describe_range(lo, hi, integer=True, lo_open=lo_open)
+                digits = len(text.strip())
+                raise argparse.ArgumentTypeError(
+                    f"the value must be {accepted}, got a {digits}-digit number"
+                ) from None
             kind = "a whole number" if integer else "a number"
             raise argparse.ArgumentTypeError(
-                f"expected {kind}, got {text[:40]!r}"
+                f"expected {kind}, got {short(text)}"
             ) from None
         try:
             return check_range(
@@ -131,7 +137,7 @@ def cmd_train(args):
         seed=args.seed,
         lr_decay=lr_decay,
     )
-    out = Path(args.out)
+    out = check_out_dir(args.out)
     started = time.perf_counter()
     seconds = args.minutes * 60 if args.minutes else None
     run = fit(
@@ -227,6 +233,11 @@ def cmd_ship(args):
     name = check_ship_name(args.name)
     run_dir = Path(args.run)
     summary_path = run_dir / "summary.json"
+    if not (run_dir / "checkpoint.pt").exists() and (run_dir / "generator.pt").exists():
+        raise BadInput(
+            f"{run_dir} holds generator.pt (a sample-only generator) but no "
+            "checkpoint.pt: ship needs the whole run (its snapshots make the timelapse)"
+        )
     if not summary_path.is_file():
         raise BadInput(
             f"{run_dir} has no summary.json: is it a folder written by train?"
@@ -450,6 +461,10 @@ def main(argv=None) -> int:
         return args.func(args) or 0
     except CganError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # the machine refused: a path too long, a full disk, no access
+        where = f": {short(str(e.filename), 80)}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # outside training (which saves and returns on its own)
         print("interrupted", file=sys.stderr)

@@ -28,15 +28,24 @@ using.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from .errors import BadInput, CheckpointError, RunLocked, TrainingDiverged
+from .errors import (
+    BadInput,
+    CganError,
+    CheckpointError,
+    RunLocked,
+    TrainingDiverged,
+    short,
+)
 from .run import GANRun, config_from_dict, new_run, pick_device
 
 try:  # POSIX (Linux, macOS, Colab); on Windows runs are not locked
@@ -119,7 +128,11 @@ def read_file(path: str | Path, kind: str | tuple[str, ...]) -> dict:
         raise CheckpointError(
             f"{path} holds {KINDS.get(found, repr(found))}; expected {want}"
         )
-    bad = _non_finite({k: state.get(k) for k in ("G", "G_ema", "D", "weights")})
+    if not isinstance(state.get("version", 0), int):
+        raise CheckpointError(f"{path}: its version field is not a number")
+    # weights, and the optimisers' moment estimates, which would poison a resumed run
+    tensors = ("G", "G_ema", "D", "weights", "opt_g", "opt_d")
+    bad = _non_finite({k: state.get(k) for k in tensors})
     if bad:
         raise CheckpointError(
             f"{path} holds NaN or infinite weights ({bad}); it cannot be used"
@@ -206,13 +219,35 @@ def _run_from_state(state: dict, path, device) -> GANRun:
             run.G_ema, state.get("G_ema") or state["G"], path, "EMA generator"
         )
     run.step, run.elapsed = int(state["step"]), float(state["elapsed"])
+    if run.step < 0 or not math.isfinite(run.elapsed):
+        raise CheckpointError(f"{path}: step or elapsed time out of range")
     return run
+
+
+@contextmanager
+def damaged_file_errors(path):
+    """Inside this, a malformed field of `path` becomes a CheckpointError naming it."""
+    try:
+        yield
+    except CganError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+        detail = (str(e).splitlines() or [type(e).__name__])[0][:120]
+        raise CheckpointError(
+            f"{path} is damaged: a field is missing or malformed "
+            f"({type(e).__name__}: {detail})"
+        ) from None
 
 
 def load_checkpoint(path: str | Path, device=None) -> GANRun:
     """The GANRun of a run file written by `save_checkpoint`, ready to train on or
     sample from."""
     state = read_file(path, "run")
+    with damaged_file_errors(path):
+        return _resumable_run(state, path, device)
+
+
+def _resumable_run(state: dict, path, device) -> GANRun:
     run = _run_from_state(state, path, device)
     _load_weights(run.D, state["D"], path, "discriminator")
     for opt, key in ((run.opt_g, "opt_g"), (run.opt_d, "opt_d")):
@@ -234,7 +269,8 @@ def load_generator(path: str | Path, device=None) -> nn.Module:
     """The generator of a run or generator file (its EMA copy if trained with one), in
     eval mode."""
     state = read_file(path, ("run", "generator"))
-    run = _run_from_state(state, path, pick_device(device) if device else "cpu")
+    with damaged_file_errors(path):
+        run = _run_from_state(state, path, pick_device(device) if device else "cpu")
     return run.generator.eval()
 
 
@@ -247,7 +283,7 @@ def pretrained(name: str = "cdcgan", device=None) -> nn.Module:
     trained)."""
     if name not in shipped_names():
         raise BadInput(
-            f"no shipped model {name!r}; shipped: {', '.join(shipped_names())}"
+            f"no shipped model {short(name)}; shipped: {', '.join(shipped_names())}"
         )
     return load_generator(PRETRAINED_DIR / f"{name}.pt", device)
 
@@ -272,7 +308,7 @@ def check_ship_name(name: str) -> str:
     ):
         raise BadInput(
             "--name must be letters, digits, '_' or '-' (and not 'classifier'), "
-            f"got {name!r}"
+            f"got {short(name)}"
         )
     return name
 

@@ -44,24 +44,35 @@ def check_range(name: str, value, lo=None, hi=None, *, integer=False, lo_open=Fa
     nan` or
     `--augment inf` stops at the boundary instead of producing a run of black digits.
     """
-    kind = "a whole number" if integer else "a finite number"
-    if lo is not None and hi is not None:
-        accepted = f"{kind} in {'(' if lo_open else '['}{lo}, {hi}]"
-    elif lo is not None:
-        accepted = f"{kind} {'>' if lo_open else '>='} {lo}"
-    else:
-        accepted = f"{kind} <= {hi}" if hi is not None else kind
+    accepted = describe_range(lo, hi, integer=integer, lo_open=lo_open)
     if isinstance(value, bool):
-        raise BadInput(f"{name} must be {accepted}, got {value!r}")
+        raise BadInput(f"{name} must be {accepted}, got {short(value)}")
     try:
         number = int(value) if integer else float(value)
     except (TypeError, ValueError, OverflowError):
-        raise BadInput(f"{name} must be {accepted}, got {value!r}") from None
+        raise BadInput(f"{name} must be {accepted}, got {short(value)}") from None
     if integer and number != value:
-        raise BadInput(f"{name} must be {accepted}, got {value!r}")
+        raise BadInput(f"{name} must be {accepted}, got {short(value)}")
     bad = number != number or number in (float("inf"), float("-inf"))
     bad = bad or (lo is not None and (number <= lo if lo_open else number < lo))
     bad = bad or (hi is not None and number > hi)
     if bad:
-        raise BadInput(f"{name} must be {accepted}, got {value!r}")
+        raise BadInput(f"{name} must be {accepted}, got {short(value)}")
     return number
+
+
+def describe_range(lo=None, hi=None, *, integer=False, lo_open=False) -> str:
+    """'a whole number in [1, 10]', 'a finite number > 0', ...: for messages."""
+    kind = "a whole number" if integer else "a finite number"
+    if lo is not None and hi is not None:
+        return f"{kind} in {'(' if lo_open else '['}{lo}, {hi}]"
+    if lo is not None:
+        return f"{kind} {'>' if lo_open else '>='} {lo}"
+    return f"{kind} <= {hi}" if hi is not None else kind
+
+
+def short(value, limit: int = 40) -> str:
+    """repr(value), cut to about `limit` characters: a message never echoes a whole
+    10,000-character typo back."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} chars)"

@@ -116,12 +116,16 @@ def load_samples(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
     with archive:
         if "images" not in archive.files:
             raise BadInput(f"{path} has no 'images' array (it has: {archive.files})")
-        images = archive["images"]
-        labels = archive["labels"] if "labels" in archive.files else None
+        try:
+            images = archive["images"]
+            labels = archive["labels"] if "labels" in archive.files else None
+        except ValueError as e:  # e.g. an object array, which would need pickle
+            raise BadInput(f"{path}: cannot read its arrays ({str(e)[:100]})") from None
     return _checked_images(images, path), _checked_labels(labels, len(images), path)
 
 
-def _checked_images(images: np.ndarray, path) -> torch.Tensor:
+def _checked_images(images, path="images") -> torch.Tensor:
+    images = images.numpy() if torch.is_tensor(images) else np.asarray(images)
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
     if images.ndim != 3 or images.shape[1:] != (28, 28):
@@ -154,9 +158,10 @@ def _checked_images(images: np.ndarray, path) -> torch.Tensor:
     )
 
 
-def _checked_labels(labels: np.ndarray | None, n: int, path) -> torch.Tensor | None:
+def _checked_labels(labels, n: int, path="labels") -> torch.Tensor | None:
     if labels is None:
         return None
+    labels = labels.numpy() if torch.is_tensor(labels) else np.asarray(labels)
     if labels.dtype.kind not in "ui" or labels.shape != (n,):
         raise BadInput(
             f"{path}: labels must be {n} integers 0..9 (one per image); "
@@ -308,8 +313,10 @@ def _reference_features(classifier_path: str, seed: int = 0):
 def score(
     images, labels=None, classifier_path: str | Path = CLASSIFIER_PATH, seed: int = 0
 ) -> dict:
-    """Scores of a set of digits (uint8 (N, 28, 28)), against the held-out half B of the
-    test set.
+    """Scores of a set of digits against the held-out half B of the test set.
+
+    `images` are accepted in the scales `load_samples` accepts (uint8 0..255, floats in
+    [-1, 1] or [0, 1]; (N, 28, 28) or (N, 1, 28, 28)) and refused otherwise.
 
     With `labels` (what each digit was drawn as): accuracy overall and per label.
     Always: Fréchet distance,
@@ -317,7 +324,8 @@ def score(
     the samples).
     """
     model = load_classifier(str(classifier_path))
-    images = torch.as_tensor(images)
+    images = _checked_images(images)
+    labels = _checked_labels(labels, len(images))
     preds, feats = predict(model, images)
     hist = torch.bincount(preds, minlength=10)
     out = {

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import BadInput, check_range
+from .errors import BadInput, check_range, short
 
 NUM_CLASSES = 10
 CONDITIONINGS = ("concat", "projection")  # how a discriminator sees the label
@@ -260,7 +260,9 @@ def model_options(name: str, overrides: dict | None = None) -> dict:
     Checked here, so a bad option fails with a sentence before any weight is allocated.
     """
     if name not in MODELS:
-        raise BadInput(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+        raise BadInput(
+            f"unknown model {short(name)}; choose one of {', '.join(MODELS)}"
+        )
     opts = dict(MODELS[name])
     for key, value in (overrides or {}).items():
         if key not in opts or key in ("arch", "num_classes"):

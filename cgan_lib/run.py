@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import torch
 import torch.nn as nn
 
-from .errors import BadInput, check_range
+from .errors import BadInput, check_range, short
 from .losses import GENERATOR_LOSSES
 from .models import build, model_options
 
@@ -156,7 +156,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         device = torch.device(device)
     except (RuntimeError, TypeError):
         raise BadInput(
-            f"unknown device {device!r}; use auto, cpu, cuda or mps"
+            f"unknown device {short(device)}; use auto, cpu, cuda or mps"
         ) from None
     available = {
         "cpu": True,

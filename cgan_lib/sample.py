@@ -10,6 +10,8 @@ handwritten-looking number
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -164,6 +166,14 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     omega = torch.arccos(torch.dot(a / na, b / nb).clamp(-1, 1))
     if omega < 1e-3:  # (almost) parallel: the arc is a line, and sin(omega) would be ~0
         return lerp(z0, z1, t.to(z0.dtype))
+    if math.pi - omega < 1e-3:  # opposite: every great circle joins them; take one
+        ua = a / na
+        e = torch.zeros_like(a)
+        e[a.abs().argmin()] = 1.0
+        e = e - (e @ ua) * ua
+        radius = (1 - t) * na + t * nb
+        arc = torch.cos(math.pi * t) * ua + torch.sin(math.pi * t) * (e / e.norm())
+        return (radius * arc).to(z0.dtype)
     path = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(
         omega
     )
@@ -180,8 +190,7 @@ def interpolate(
 ) -> torch.Tensor:
     """uint8 (steps, 28, 28): G along the path z0 -> z1, for one digit label
     (conditional G)."""
-    if steps < 2:
-        raise BadInput(f"an interpolation needs at least 2 steps, got {steps}")
+    steps = check_range("steps", steps, 2, MAX_IMAGES, integer=True)
     paths = {"slerp": slerp, "lerp": lerp}
     if method not in paths:
         raise BadInput(f"method must be 'slerp' or 'lerp', got {method!r}")
@@ -237,6 +246,8 @@ def write_number(
     ink on black as in
     MNIST, or dark ink on white with `invert`. The same seed gives the same picture.
     """
+    spacing = check_range("spacing", spacing, 0, 28, integer=True)
+    jitter = check_range("jitter", jitter, 0, 3)
     number = check_number(number)
     require_conditional(G, "write a number")
     n = len(number)

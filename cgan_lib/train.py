@@ -180,6 +180,12 @@ def start_or_resume(run: GANRun | TrainConfig, folder: Path | None, device) -> G
     if not isinstance(run, TrainConfig):
         raise BadInput(f"fit takes a TrainConfig or a GANRun, got {type(run).__name__}")
     path = folder / "checkpoint.pt" if folder is not None else None
+    if path is not None and not path.exists() and (folder / "generator.pt").exists():
+        raise CheckpointError(
+            f"{folder} holds generator.pt (a sample-only generator) but no "
+            "checkpoint.pt to resume; training would overwrite it: choose another "
+            "output folder"
+        )
     if path is None or not path.exists():
         return new_run(run, device)
     saved = load_checkpoint(path, device=device)
