@@ -7,17 +7,88 @@ import torch
 from cgan_lib import data, metrics
 from cgan_lib.__main__ import main
 from cgan_lib.errors import CheckpointError
+from cgan_lib.models import build
+
+# ------------------------------------------------------------------------------------
+# The Fréchet distance, on samples whose mean and covariance are known exactly.
 
 
-def test_frechet_distance_matches_the_closed_form_for_gaussians():
-    rng = np.random.default_rng(0)
-    a = rng.normal(0.0, 1.0, size=(20000, 3))
-    b = rng.normal([1.0, 0.0, 0.0], [1.0, 2.0, 0.5], size=(20000, 3))
-    # diagonal covariances: ||mu_a - mu_b||^2 + sum (sigma_a - sigma_b)^2 = 1 + (0 + 1 + 0.25)
-    assert metrics.frechet_distance(a, b) == pytest.approx(2.25, rel=0.03)
-    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+def with_moments(n, mean, cov, seed=0):
+    """n samples whose sample mean is `mean` and sample covariance (ddof 1) is `cov`."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(mean)))
+    x -= x.mean(0)
+    x = x @ np.linalg.inv(np.linalg.cholesky(np.cov(x, rowvar=False))).T  # whiten
+    return x @ np.linalg.cholesky(cov).T + mean
+
+
+def psd_sqrt(m):
+    w, v = np.linalg.eigh(m)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def frechet_closed_form(mu_a, s_a, mu_b, s_b):
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2), by eigh."""
+    root = psd_sqrt(s_a)
+    cross = psd_sqrt(root @ s_b @ root)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * cross))
+
+
+def test_the_sample_helper_has_the_exact_moments():
+    cov = np.array([[2.0, 0.3], [0.3, 0.5]])
+    x = with_moments(50, np.array([1.0, -2.0]), cov)
+    assert np.allclose(x.mean(0), [1, -2]) and np.allclose(np.cov(x, rowvar=False), cov)
+
+
+def test_frechet_distance_of_diagonal_gaussians():
+    # ||mu_a - mu_b||^2 + sum (sigma_a - sigma_b)^2 = 1 + (0 + 1 + 0.25)
+    a = with_moments(500, np.zeros(3), np.eye(3))
+    b = with_moments(500, np.array([1.0, 0, 0]), np.diag([1.0, 4.0, 0.25]), seed=1)
+    assert metrics.frechet_distance(a, b) == pytest.approx(2.25, abs=1e-9)
+    assert metrics.frechet_distance(b, a) == pytest.approx(2.25, abs=1e-9)
+    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_frechet_distance_of_scaled_and_rotated_covariances():
+    s_a = np.array([[4.0, 1.0], [1.0, 1.0]])
+    a = with_moments(300, np.zeros(2), s_a)
+    # S_b = c^2 S_a: the covariance term is (1 - c)^2 Tr(S_a)
+    b = with_moments(300, np.array([0.0, 3.0]), 9 * s_a, seed=1)
+    assert metrics.frechet_distance(a, b) == pytest.approx(9 + 4 * 5, abs=1e-8)
+    # the same covariance turned by 90 degrees: diag eigenvalues swap places
+    turn = np.array([[0.0, -1.0], [1.0, 0.0]])
+    c = with_moments(300, np.zeros(2), turn @ s_a @ turn.T, seed=2)
+    want = frechet_closed_form(np.zeros(2), s_a, np.zeros(2), turn @ s_a @ turn.T)
+    assert metrics.frechet_distance(a, c) == pytest.approx(want, abs=1e-8)
+    assert want > 1  # not a trivial zero
+
+
+def test_frechet_distance_of_random_covariances_and_its_invariances():
+    rng = np.random.default_rng(3)
+    m_a, m_b = rng.normal(size=(2, 6, 6))
+    s_a, s_b = m_a @ m_a.T + 0.1 * np.eye(6), m_b @ m_b.T + 0.1 * np.eye(6)
+    mu_a, mu_b = rng.normal(size=(2, 6))
+    a, b = with_moments(400, mu_a, s_a), with_moments(400, mu_b, s_b, seed=1)
+    want = frechet_closed_form(mu_a, s_a, mu_b, s_b)
+    assert metrics.frechet_distance(a, b) == pytest.approx(want, rel=1e-8)
+    # moving both sets together changes nothing; torch tensors are accepted
+    shift = rng.normal(size=6)
+    moved = metrics.frechet_distance(torch.tensor(a + shift), torch.tensor(b + shift))
+    assert moved == pytest.approx(want, rel=1e-8)
     with pytest.raises(ValueError, match="at least 2 samples"):
         metrics.frechet_distance(a[:1], b)
+
+
+def test_frechet_distance_of_singular_covariances_is_finite():
+    a = with_moments(100, np.zeros(2), np.eye(2))
+    flat = np.zeros((100, 3))
+    flat[:, :2] = a  # a third feature that never varies: S is singular
+    value = metrics.frechet_distance(flat, flat + [1.0, 0, 0])
+    assert value == pytest.approx(1.0, abs=1e-4)
+
+
+# ------------------------------------------------------------------------------------
+# The classifier and the scores built on it.
 
 
 def test_shipped_classifier_meets_its_card():
@@ -27,6 +98,35 @@ def test_shipped_classifier_meets_its_card():
     assert acc >= 0.993, acc
     assert acc == pytest.approx(card["test_accuracy"], abs=0.0005)
     assert "train-classifier" in card["command"] and card["seed"] == 0
+    assert f"--epochs {card['epochs']}" in card["command"]
+
+
+def test_predict_and_accuracy_on_known_digits():
+    model = metrics.load_classifier()
+    (images, labels), _ = metrics.reference_halves(0)
+    images, labels = images[:300], labels[:300]
+    predicted, features = metrics.predict(model, images)
+    assert predicted.shape == (300,) and predicted.dtype == torch.int64
+    assert features.shape == (300, 128) and features.dtype == torch.float64
+    # uint8 pictures and the generator's [-1, 1] scale are read the same
+    again, _ = metrics.predict(model, data.to_signed(images))
+    assert torch.equal(predicted, again)
+    right = (predicted == labels).float().mean().item()
+    assert metrics.accuracy(model, images, labels) == right > 0.97
+    assert metrics.accuracy(model, images, (labels + 1) % 10) < 0.05
+    assert metrics.accuracy(model, images, predicted) == 1.0
+
+
+def test_score_reports_accuracy_per_label_and_coverage():
+    (images, labels), _ = metrics.reference_halves(0)
+    keep = labels < 3  # only zeros, ones and twos
+    s = metrics.score(images[keep][:600], labels[keep][:600])
+    assert s["n"] == 600 and sum(s["class_histogram"]) == 600
+    assert s["coverage"] == 3 and sum(s["class_histogram"][3:]) < 6  # a few misread
+    assert [a is None for a in s["accuracy_per_label"]] == [False] * 3 + [True] * 7
+    assert all(a > 0.97 for a in s["accuracy_per_label"][:3])
+    unlabelled = metrics.score(images[:200])
+    assert "accuracy" not in unlabelled and unlabelled["n"] == 200
 
 
 def test_real_reference_is_near_perfect_and_scores_can_fail():
@@ -35,7 +135,7 @@ def test_real_reference_is_near_perfect_and_scores_can_fail():
     assert ref["frechet_distance"] < 5
     assert min(ref["accuracy_per_label"]) > 0.95
     (images, labels), _ = metrics.reference_halves(0)
-    wrong = metrics.score(images[:1000], (labels[:1000] + 1) % 10)  # every label off by one
+    wrong = metrics.score(images[:1000], (labels[:1000] + 1) % 10)  # labels off by 1
     assert wrong["accuracy"] < 0.05
     ones = images[labels == 1][:500]  # a "collapsed generator" that only draws ones
     collapsed = metrics.score(ones)
@@ -43,15 +143,70 @@ def test_real_reference_is_near_perfect_and_scores_can_fail():
     assert collapsed["frechet_distance"] > 10 * ref["frechet_distance"]
     noise = metrics.score(torch.randint(0, 256, (1000, 28, 28), dtype=torch.uint8))
     assert noise["frechet_distance"] > 10 * ref["frechet_distance"]
+    with pytest.raises(ValueError, match="reference half has 5000 digits"):
+        metrics.real_reference(5001)
 
 
-def test_halves_are_a_random_disjoint_split():
+def test_halves_are_a_random_disjoint_split_of_the_test_set():
     (a, la), (b, lb) = metrics.reference_halves(0)
+    test_images, test_labels = data.load_mnist("test")
     assert len(a) == len(b) == 5000
-    test_images, _ = data.load_mnist("test")
-    # not simply the first and second half of the file (which come from different writers)
+
+    # together they are the test set, each digit once (compared as sorted rows)
+    def rows(images, labels):
+        table = torch.cat([images.flatten(1).long(), labels[:, None]], 1)
+        return sorted(map(tuple, table.tolist()))
+
+    assert rows(torch.cat([a, b]), torch.cat([la, lb])) == rows(
+        test_images, test_labels
+    )
+    # not simply the first and second half of the file (which come from different
+    # writers), balanced, reproducible, and another seed splits otherwise
     assert not torch.equal(a[:10], test_images[:10])
-    assert torch.bincount(la, minlength=10).min() > 400 and torch.bincount(lb, minlength=10).min() > 400
+    assert torch.bincount(la, minlength=10).min() > 400
+    assert torch.bincount(lb, minlength=10).min() > 400
+    assert torch.equal(metrics.reference_halves.__wrapped__(0)[0][0], a)
+    assert not torch.equal(metrics.reference_halves(1)[0][0], a)
+
+
+def test_evaluate_generator_scores_what_it_draws():
+    torch.manual_seed(0)
+    G = build("cdcgan", width=8)[0]
+    s = metrics.evaluate_generator(G, per_class=3, seed=0)
+    assert s["n"] == 30 and len(s["accuracy_per_label"]) == 10
+    assert 0 <= s["accuracy"] <= 1 and s["seconds"] > 0
+    # an untrained generator draws grey noise: far from real digits
+    assert s["frechet_distance"] > 10 * metrics.real_reference(30)["frechet_distance"]
+    G_u = build("dcgan", width=8)[0]
+    u = metrics.evaluate_generator(G_u, per_class=3, seed=0)
+    assert u["n"] == 30 and "accuracy" not in u and sum(u["class_histogram"]) == 30
+
+
+def test_format_table_lines_up_one_row_per_model():
+    rows = {
+        "cdcgan": {
+            "n": 5000,
+            "accuracy": 0.99481,
+            "accuracy_per_label": [1.0] * 4 + [0.984] + [0.99] * 5,
+            "frechet_distance": 0.3412,
+            "coverage": 10,
+        },
+        "dcgan": {"n": 5000, "frechet_distance": 2.5, "coverage": 9},
+    }
+    lines = metrics.format_table(rows).splitlines()
+    assert len(lines) == 2 + len(rows)
+    assert lines[0].split() == [
+        "model",
+        "n",
+        "accuracy",
+        "worst",
+        "label",
+        "Fréchet",
+    ] + ["classes"]
+    assert set(lines[1]) == {"-"} and len(lines[1]) == len(lines[0]) <= 76
+    assert lines[2].split() == ["cdcgan", "5000", "0.9948", "4:", "0.984", "0.34", "10"]
+    assert lines[3].split() == ["dcgan", "5000", "-", "-", "2.50", "9"]
+    assert len({len(line) for line in lines}) == 1  # columns line up
 
 
 def test_wrong_file_for_the_classifier(tmp_path):
@@ -65,11 +220,27 @@ def test_evaluate_command_on_a_samples_file(tmp_path, capsys):
     (images, labels), _ = metrics.reference_halves(0)
     npz = tmp_path / "real.npz"
     np.savez(npz, images=images[:1000].numpy(), labels=labels[:1000].numpy())
-    assert main(["evaluate", "--samples", str(npz), "--json", str(tmp_path / "s.json")]) == 0
+    assert (
+        main(["evaluate", "--samples", str(npz), "--json", str(tmp_path / "s.json")])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "real data (test half A)" in out and "Fréchet" in out
     scores = json.loads((tmp_path / "s.json").read_text())
-    assert scores["real.npz"]["accuracy"] > 0.99
+    assert list(scores) == ["real.npz", "real data (test half A)"]
+    mine = scores["real.npz"]
+    assert mine == json.loads(json.dumps(metrics.score(images[:1000], labels[:1000])))
+    assert mine["n"] == 1000 and mine["accuracy"] > 0.99 and mine["coverage"] == 10
+    assert 0 <= mine["frechet_distance"] < 5
+    # the same digits in the generator's scale [-1, 1] get the same scores
+    signed = tmp_path / "signed.npz"
+    np.savez(signed, images=data.to_signed(images[:1000]).numpy())
+    assert (
+        main(["evaluate", "--samples", str(signed), "--json", str(tmp_path / "t.json")])
+        == 0
+    )
+    other = json.loads((tmp_path / "t.json").read_text())["signed.npz"]
+    assert other["frechet_distance"] == pytest.approx(mine["frechet_distance"])
     bad = tmp_path / "bad.npz"
     np.savez(bad, pictures=np.zeros((3, 28, 28)))
     assert main(["evaluate", "--samples", str(bad)]) == 1
