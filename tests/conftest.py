@@ -37,16 +37,18 @@ def _read_gif(path):
     Pillow's writer merges a run of identical frames into one frame shown for their
     total time, so a held frame shows up as a longer duration, not as more frames.
     """
-    import numpy as np
+    import imageio.v3 as iio
     from PIL import Image
 
-    frames, durations = [], []
+    pixels = iio.imread(path, index=None)
+    frames = [f[..., 0] if f.ndim == 3 else f for f in pixels]  # grey: R = G = B
+    durations = []
     with Image.open(path) as gif:
         assert gif.info.get("loop") == 0, "the GIF should loop forever"
         for i in range(gif.n_frames):
             gif.seek(i)
-            frames.append(np.asarray(gif.convert("L")))
             durations.append(gif.info["duration"])
+    assert len(durations) == len(frames)
     return frames, durations
 
 
