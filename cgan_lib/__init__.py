@@ -3,8 +3,7 @@
 One module per concept, each importing only those above it:
 
     errors      the library's exceptions and the boundary check that raises them
-    data        MNIST from a local copy, torchvision or PyPI; pixel scaling;
-    augmentation
+    data        MNIST from a local copy, torchvision or PyPI; scaling; augmentation
     losses      the discriminator and generator losses, on logits
     models      MLP and convolutional generators and discriminators; MODELS, build()
     run         TrainConfig, GANRun (what a training run holds), new_run, pick_device
@@ -24,7 +23,8 @@ __version__ = "0.2.0"
 
 def quick() -> bool:
     """True in quick mode (CGAN_QUICK=1): chapters shrink their live work to under a
-    minute."""
+    minute.
+    """
     return os.environ.get("CGAN_QUICK", "0") not in ("", "0")
 
 

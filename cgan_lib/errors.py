@@ -1,12 +1,9 @@
 """The library's own exceptions: each one means "the input or the situation is wrong,
-and the message
-says how", so the command line prints its message as one line. Any other exception is a
-bug in cgan_lib
-and keeps its traceback.
+and the message says how", so the command line prints its message as one line. Any
+other exception is a bug in cgan_lib and keeps its traceback.
 
 They also subclass the built-in type a caller would expect (ValueError for bad values,
-RuntimeError for a
-failed run), so `except ValueError` keeps working in user code.
+RuntimeError for a failed run), so `except ValueError` keeps working in user code.
 """
 
 
@@ -16,12 +13,14 @@ class CganError(Exception):
 
 class BadInput(CganError, ValueError):
     """A value outside what a function accepts; the message names the value and the
-    accepted range."""
+    accepted range.
+    """
 
 
 class CheckpointError(CganError, ValueError):
     """A file that is not a usable checkpoint: missing, truncated, not ours, another
-    kind or model."""
+    kind or model.
+    """
 
 
 class TrainingDiverged(CganError, RuntimeError):
@@ -41,8 +40,8 @@ def check_range(name: str, value, lo=None, hi=None, *, integer=False, lo_open=Fa
     lo_open).
 
     Raises BadInput naming the value and the accepted range, so a typo such as `--ema
-    nan` or
-    `--augment inf` stops at the boundary instead of producing a run of black digits.
+    nan` or `--augment inf` stops at the boundary instead of producing a run of black
+    digits.
     """
     accepted = describe_range(lo, hi, integer=integer, lo_open=lo_open)
     if isinstance(value, bool):
@@ -73,6 +72,7 @@ def describe_range(lo=None, hi=None, *, integer=False, lo_open=False) -> str:
 
 def short(value, limit: int = 40) -> str:
     """repr(value), cut to about `limit` characters: a message never echoes a whole
-    10,000-character typo back."""
+    10,000-character typo back.
+    """
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} chars)"

@@ -1,12 +1,12 @@
 """Export a conditional generator to ONNX, so a web page can run it with onnxruntime-web
 (no Python, no kernel).
 
-    python -m cgan_lib export-onnx --checkpoint cgan_lib/pretrained/cdcgan.pt --out
-    cdcgan.onnx
+    python -m cgan_lib export-onnx --checkpoint cgan_lib/pretrained/cdcgan.pt \\
+        --out cdcgan.onnx
 
 The exported graph takes z (N, z_dim) float32 and labels (N,) int64 and returns pixels
-(N, 28, 28) float32
-in 0..255 (white ink on black), so the page only copies numbers into a canvas.
+(N, 28, 28) float32 in 0..255 (white ink on black), so the page only copies numbers into
+a canvas.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ OPSET = 17  # supported by onnxruntime-web's wasm backend
 
 class PixelGenerator(nn.Module):
     """G(z, y) in [-1, 1] (N, 1, 28, 28) -> bytes-valued floats (N, 28, 28); what a
-    canvas wants."""
+    canvas wants.
+    """
 
     def __init__(self, G: nn.Module):
         super().__init__()
@@ -35,7 +36,8 @@ class PixelGenerator(nn.Module):
 
 def export_onnx(G: nn.Module, path: str | Path, opset: int = OPSET) -> Path:
     """Write the conditional generator G (in eval mode) to one self-contained .onnx
-    file."""
+    file.
+    """
     if not G.num_classes:
         raise BadInput(
             "only conditional generators are exported (the page asks for a digit)"

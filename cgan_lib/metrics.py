@@ -1,19 +1,17 @@
 """How good are the forgeries? Scores built on the project's own MNIST classifier.
 
 - accuracy: the fraction of generated digits the classifier reads as the label they were
-  drawn for
-  (overall and per label): does the conditional generator draw the digit you asked for?
+  drawn for (overall and per label): does the conditional generator draw the digit you
+  asked for?
 - Fréchet distance (FD): the distance between Gaussians fitted to the classifier's
-  penultimate features
-  of generated and of real held-out digits (Heusel et al. 2017's FID, with an MNIST
-  network instead of
-  Inception): do the forgeries look like, and vary like, real digits?
+  penultimate features of generated and of real held-out digits (Heusel et al. 2017's
+  FID, with an MNIST network instead of Inception): do the forgeries look like, and vary
+  like, real digits?
 - class histogram: what an *unconditional* generator draws; a collapsed one draws a few
   digits only.
 
 Every score comes with the real-data reference computed the same way: a random half of
-the MNIST test set
-scored against the other half, with the same number of samples.
+the MNIST test set scored against the other half, with the same number of samples.
 """
 
 from __future__ import annotations
@@ -39,7 +37,8 @@ CLASSIFIER_PATH = PRETRAINED_DIR / "classifier.pt"
 
 class MNISTClassifier(nn.Module):
     """A small CNN: three 3x3 conv blocks (32, 64, 128 channels) with max pooling, a
-    128-d feature layer, 10 logits."""
+    128-d feature layer, 10 logits.
+    """
 
     def __init__(self):
         super().__init__()
@@ -65,7 +64,8 @@ class MNISTClassifier(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The 128-d penultimate features, the space the Fréchet distance is measured
-        in."""
+        in.
+        """
         return self.body(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,7 +74,8 @@ class MNISTClassifier(nn.Module):
 
 def _as_signed(images) -> torch.Tensor:
     """uint8 (N, 28, 28) or float in [-1, 1] (N, 1, 28, 28) -> float (N, 1, 28, 28) in
-    [-1, 1]."""
+    [-1, 1].
+    """
     images = torch.as_tensor(images)
     if images.dtype == torch.uint8:
         return mnist.to_signed(images)
@@ -89,14 +90,11 @@ def load_samples(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
     None).
 
     The file holds `images` of shape (N, 28, 28) or (N, 1, 28, 28), as written by
-    `python -m
-    cgan_lib sample` or by your own code, in one of three scales: integers 0..255,
-    floats in
-    [-1, 1] (a generator's tanh output), or floats in [0, 1]. A float array whose values
-    all lie in
-    [0, 1] is read as [0, 1]. An optional `labels` array holds what each digit was drawn
-    as (N
-    integers 0..9). Anything else is refused with a message that names the problem.
+    `python -m cgan_lib sample` or by your own code, in one of three scales: integers
+    0..255, floats in [-1, 1] (a generator's tanh output), or floats in [0, 1]. A float
+    array whose values all lie in [0, 1] is read as [0, 1]. An optional `labels` array
+    holds what each digit was drawn as (N integers 0..9). Anything else is refused with
+    a message that names the problem.
     """
     path = Path(path)
     if path.is_dir() or not path.is_file():
@@ -182,7 +180,8 @@ def train_classifier(
     progress: bool = True,
 ):
     """Train the classifier on MNIST's training set (with small random rotations) and
-    return (model, test accuracy)."""
+    return (model, test accuracy).
+    """
     from tqdm.auto import tqdm
 
     device = pick_device(device)
@@ -221,7 +220,8 @@ def predict(
     model: MNISTClassifier, images, batch: int = 2000
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted labels (N,), penultimate features (N, 128)) for uint8 or [-1, 1]
-    images."""
+    images.
+    """
     model.eval()
     device = next(model.parameters()).device
     x = _as_signed(images)
@@ -248,7 +248,8 @@ def save_classifier(model: MNISTClassifier, path: str | Path, card: dict) -> Non
 @lru_cache(maxsize=4)
 def load_classifier(path: str | Path = CLASSIFIER_PATH) -> MNISTClassifier:
     """The project's MNIST classifier (the shipped one by default), in eval mode, on the
-    CPU."""
+    CPU.
+    """
     state = read_file(path, "classifier")
     model = MNISTClassifier()
     try:
@@ -266,8 +267,8 @@ def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
     two feature sets.
 
     The matrix square root is scipy.linalg.sqrtm (a well-tested Schur method), not
-    hand-rolled; the tiny
-    imaginary part that rounding can leave is dropped, as in the reference FID code.
+    hand-rolled; the tiny imaginary part that rounding can leave is dropped, as in the
+    reference FID code.
     """
     from scipy import linalg
 
@@ -294,9 +295,9 @@ def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
 @lru_cache(maxsize=8)
 def reference_halves(seed: int = 0):
     """A random split of the MNIST test set into two halves A and B (its first and
-    second halves come from
-    different writers, so split at random). B is the held-out reference every sample set
-    is compared with."""
+    second halves come from different writers, so split at random). B is the held-out
+    reference every sample set is compared with.
+    """
     images, labels = mnist.load_mnist("test")
     perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
     a, b = perm[: len(perm) // 2], perm[len(perm) // 2 :]
@@ -319,9 +320,8 @@ def score(
     [-1, 1] or [0, 1]; (N, 28, 28) or (N, 1, 28, 28)) and refused otherwise.
 
     With `labels` (what each digit was drawn as): accuracy overall and per label.
-    Always: Fréchet distance,
-    class histogram of the classifier's readings, and coverage (classes holding >= 5% of
-    the samples).
+    Always: Fréchet distance, class histogram of the classifier's readings, and coverage
+    (classes holding >= 5% of the samples).
     """
     model = load_classifier(str(classifier_path))
     images = _checked_images(images)
@@ -351,7 +351,8 @@ def real_reference(
     n: int = 5000, classifier_path: str | Path = CLASSIFIER_PATH, seed: int = 0
 ) -> dict:
     """The same scores for n real digits from test half A: what a perfect generator
-    would get."""
+    would get.
+    """
     (images_a, labels_a), _ = reference_halves(seed)
     if n > len(images_a):
         raise BadInput(f"the reference half has {len(images_a)} digits; asked for {n}")
@@ -363,7 +364,8 @@ def real_reference(
 
 def evaluate_generator(G: nn.Module, per_class: int = 500, seed: int = 0) -> dict:
     """Scores of a generator: per_class samples of each digit (conditional) or 10 *
-    per_class (unconditional)."""
+    per_class (unconditional).
+    """
     start = time.perf_counter()
     if G.num_classes:
         images, labels = sample_by_label(G, per_class, seed=seed)

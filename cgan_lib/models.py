@@ -2,17 +2,14 @@
 unconditional and conditional.
 
 Every generator maps a latent batch z (N, z_dim), and for conditional models labels y
-(N,), to images
-(N, 1, 28, 28) in [-1, 1] (tanh). Every discriminator maps images (and labels) to one
-*logit* per image,
-D(x) = sigmoid(logit); the losses work on logits because that is numerically stable.
+(N,), to images (N, 1, 28, 28) in [-1, 1] (tanh). Every discriminator maps images (and
+labels) to one *logit* per image, D(x) = sigmoid(logit); the losses work on logits
+because that is numerically stable.
 
 Conditioning (Mirza & Osindero, 2014): the label is one-hot encoded and concatenated to
-the generator's
-input, and to the discriminator's input (as 10 constant planes for the convolutional
-one). The projection
-discriminator (Miyato & Koyama, 2018) instead adds <embed(y), features(x)> to an
-unconditional logit.
+the generator's input, and to the discriminator's input (as 10 constant planes for the
+convolutional one). The projection discriminator (Miyato & Koyama, 2018) instead adds
+<embed(y), features(x)> to an unconditional logit.
 
 `build(name)` makes the pair for one of the names in `MODELS`.
 """
@@ -35,7 +32,8 @@ def one_hot(y: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Ten
 
 def check_labels(y: torch.Tensor | None, num_classes: int, n: int) -> None:
     """Conditional models need n labels in 0..num_classes-1; unconditional ones take
-    none."""
+    none.
+    """
     if (
         torch.jit.is_tracing()
     ):  # ONNX export traces the arithmetic; the checks are for eager callers
@@ -59,7 +57,8 @@ def check_labels(y: torch.Tensor | None, num_classes: int, n: int) -> None:
 
 class MLPGenerator(nn.Module):
     """z (+ one-hot y) -> 256 -> 512 -> 784, as in Goodfellow et al. (2014), smaller to
-    train on a CPU."""
+    train on a CPU.
+    """
 
     def __init__(self, z_dim: int, num_classes: int, width: int):
         super().__init__()
@@ -83,9 +82,8 @@ class MLPDiscriminator(nn.Module):
     """784 (+ one-hot y) -> 512 -> 256 -> 1 logit.
 
     conditioning="concat": the one-hot label is concatenated to the input (Mirza &
-    Osindero).
-    conditioning="projection": logit = linear(features) + <embed(y), features> (Miyato &
-    Koyama).
+    Osindero). conditioning="projection": logit = linear(features) + <embed(y),
+    features> (Miyato & Koyama).
     """
 
     def __init__(self, num_classes: int, width: int, conditioning: str):
@@ -124,18 +122,15 @@ class ConvGenerator(nn.Module):
     convolutions.
 
     (N, z_dim [+10]) -> Linear -> (2w, 7, 7) -> ConvT -> (w, 14, 14) -> ConvT -> (1, 28,
-    28), with batch norm
-    and ReLU between layers and tanh at the end (Radford et al., 2015).
+    28), with batch norm and ReLU between layers and tanh at the end (Radford et al.,
+    2015).
 
     refine=True adds a 3x3 convolution after each upsampling: (w, 14, 14) -> Conv3x3 ->
-    (w, 14, 14), and the
-    last transposed convolution keeps w/2 channels for a final Conv3x3 -> (1, 28, 28).
-    Each pixel is then
-    drawn by a layer that sees its neighbours at the same resolution, not only the
-    stride-2 "stamp" of a
-    transposed convolution. It costs ~1.7x the time per step and is what brought the
-    conditional DCGAN's
-    Fréchet distance down to the real-data scale (see its model card and chapter 6).
+    (w, 14, 14), and the last transposed convolution keeps w/2 channels for a final
+    Conv3x3 -> (1, 28, 28). Each pixel is then drawn by a layer that sees its neighbours
+    at the same resolution, not only the stride-2 "stamp" of a transposed convolution.
+    It costs ~1.7x the time per step and is what brought the conditional DCGAN's Fréchet
+    distance down to the real-data scale (see its model card and chapter 6).
     """
 
     def __init__(self, z_dim: int, num_classes: int, width: int, refine: bool):
@@ -217,7 +212,8 @@ class ConvDiscriminator(nn.Module):
 
 def dcgan_init(module: nn.Module) -> None:
     """The DCGAN paper's initialisation: N(0, 0.02) weights, batch-norm scales N(1,
-    0.02)."""
+    0.02).
+    """
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
@@ -286,7 +282,8 @@ def model_options(name: str, overrides: dict | None = None) -> dict:
 
 def build(name: str, **overrides) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) for a model name in MODELS; keyword arguments override
-    it."""
+    it.
+    """
     opts = model_options(name, overrides)
     z_dim, k, width = opts["z_dim"], opts["num_classes"], opts["width"]
     conditioning = opts.get("conditioning", "concat")  # unused by unconditional models

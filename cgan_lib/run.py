@@ -3,12 +3,10 @@ and progress.
 
     config = TrainConfig(model="cdcgan", ema=0.999)
     run = new_run(config)          # fresh weights from config.seed, on the best device
-    run.generator                  # the network to sample from (the EMA copy when there
-    is one)
+    run.generator                  # the network to sample from (EMA copy if any)
 
 `train.fit` advances a run; `checkpoint.save_checkpoint` / `load_checkpoint` store and
-restore exactly
-this object, so an interrupted run resumes where it stopped.
+restore exactly this object, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -107,7 +105,8 @@ class TrainConfig:
 
     def lr_factor(self, step: int) -> float:
         """Learning-rate multiplier at `step`: a pure function of the step, so resuming
-        is exact."""
+        is exact.
+        """
         if not self.lr_decay:
             return 1.0
         start, end = self.lr_decay
@@ -121,8 +120,7 @@ def weight_settings(config: TrainConfig) -> dict:
     """What decides the weights: the config without bookkeeping, model options in full.
 
     Two configs with equal weight settings train identical weights, so a run may resume
-    under
-    either, whether a default is written out or left implicit.
+    under either, whether a default is written out or left implicit.
     """
     settings = {k: v for k, v in asdict(config).items() if k not in BOOKKEEPING}
     settings["model_kwargs"] = model_options(config.model, config.model_kwargs)
@@ -136,7 +134,8 @@ def with_bookkeeping_of(config: TrainConfig, other: TrainConfig) -> TrainConfig:
 
 def config_from_dict(values: dict) -> TrainConfig:
     """A TrainConfig from a saved dict; BadInput names unknown fields (a newer
-    cgan_lib?)."""
+    cgan_lib?).
+    """
     unknown = set(values) - {f.name for f in fields(TrainConfig)}
     if unknown:
         raise BadInput(
@@ -180,7 +179,8 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 @dataclass
 class GANRun:
     """Everything a training run has: models, optimisers, progress. A checkpoint stores
-    this."""
+    this.
+    """
 
     config: TrainConfig
     G: nn.Module
@@ -208,7 +208,8 @@ class GANRun:
 
 def new_run(config: TrainConfig, device=None) -> GANRun:
     """A fresh run: weights drawn from config.seed, Adam optimisers, a seeded random
-    stream."""
+    stream.
+    """
     device = pick_device(device)
     torch.manual_seed(config.seed)  # initial weights depend on the seed only
     G, D = build(config.model, **config.model_kwargs)

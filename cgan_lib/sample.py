@@ -1,11 +1,11 @@
 """Drawing from a trained generator: by label, along latent paths, and whole multi-digit
 numbers.
 
-G = load_generator("runs/cdcgan/checkpoint.pt")              # from cgan_lib.checkpoint
-images, labels = sample_by_label(G, per_class=8, seed=0)     # uint8 (80, 28, 28),
-labels 0..9 in blocks
-picture = write_number(G, "9830976450", seed=0)              # uint8 (H, W), one
-handwritten-looking number
+    G = load_generator("runs/cdcgan/checkpoint.pt")  # from cgan_lib.checkpoint
+    images, labels = sample_by_label(G, per_class=8, seed=0)
+    # uint8 (80, 28, 28), and labels 0..9 in blocks of 8
+    picture = write_number(G, "9830976450", seed=0)
+    # uint8 (H, W): one handwritten-looking number
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def generate(
     batch: int = 1000,
 ) -> torch.Tensor:
     """Images in [-1, 1] (N, 1, 28, 28): one per label (conditional G) or n of them
-    (unconditional G)."""
+    (unconditional G).
+    """
     device = next(G.parameters()).device
     if labels is not None:
         require_conditional(G)
@@ -135,7 +136,8 @@ def sample_by_label(
     G: nn.Module, per_class: int, seed: int = 0, digits=range(10)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """per_class images of each digit: uint8 (len(digits) * per_class, 28, 28) and the
-    labels, in blocks."""
+    labels, in blocks.
+    """
     per_class = check_range("per_class", per_class, 1, MAX_PER_CLASS, integer=True)
     require_conditional(G)
     labels = torch.tensor(
@@ -154,9 +156,8 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Great-circle path z0 -> z1 (Shoemake 1985; White 2016 for GANs): (T, z_dim).
 
     A Gaussian z concentrates near the sphere of radius sqrt(z_dim); the midpoint of a
-    straight line has a
-    norm about 0.7 times that, where the generator has rarely been trained. Slerp keeps
-    the norm typical.
+    straight line has a norm about 0.7 times that, where the generator has rarely been
+    trained. Slerp keeps the norm typical.
     """
     t = torch.as_tensor(t, dtype=torch.float64).reshape(-1, 1)
     a, b = z0.double(), z1.double()
@@ -189,7 +190,8 @@ def interpolate(
     method: str = "slerp",
 ) -> torch.Tensor:
     """uint8 (steps, 28, 28): G along the path z0 -> z1, for one digit label
-    (conditional G)."""
+    (conditional G).
+    """
     steps = check_range("steps", steps, 2, MAX_IMAGES, integer=True)
     paths = {"slerp": slerp, "lerp": lerp}
     if method not in paths:
@@ -205,7 +207,8 @@ def interpolate(
 
 def all_labels(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
     """uint8 (len(z), 10, 28, 28): each latent vector drawn as each digit 0..9 (style
-    kept, digit changed)."""
+    kept, digit changed).
+    """
     require_conditional(G, "change the digit of a latent vector")
     z = z.reshape(-1, G.z_dim)
     zz = z.repeat_interleave(10, 0)
@@ -217,7 +220,8 @@ def crop_to_ink(
     digit: torch.Tensor, threshold: int = 40, margin: int = 1
 ) -> torch.Tensor:
     """Keep the columns of a uint8 (28, 28) digit that hold ink (plus a margin); a blank
-    digit keeps 8 columns."""
+    digit keeps 8 columns.
+    """
     cols = (digit > threshold).any(0).nonzero().flatten()
     if len(cols) == 0:
         return digit[:, 10:18]
@@ -241,10 +245,9 @@ def write_number(
     """One uint8 image (H, W) of `number` written with generated digits, left to right.
 
     Each digit is generated, cropped to its ink, slightly resized and shifted up or down
-    (`jitter` scales
-    both; 0 turns them off) and placed `spacing` pixels after the previous one. Light
-    ink on black as in
-    MNIST, or dark ink on white with `invert`. The same seed gives the same picture.
+    (`jitter` scales both; 0 turns them off) and placed `spacing` pixels after the
+    previous one. Light ink on black as in MNIST, or dark ink on white with `invert`.
+    The same seed gives the same picture.
     """
     spacing = check_range("spacing", spacing, 0, 28, integer=True)
     jitter = check_range("jitter", jitter, 0, 3)

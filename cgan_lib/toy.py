@@ -1,7 +1,7 @@
 """1-D toy GANs for the minimax chapter: densities on a grid, the optimal discriminator,
-the JSD, and a tiny
-GAN whose generator density and discriminator curve we can watch while it trains (as in
-GAN Lab)."""
+the JSD, and a tiny GAN whose generator density and discriminator curve we can watch
+while it trains (as in GAN Lab).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def mixture_pdf(x: np.ndarray, means, stds, weights=None) -> np.ndarray:
 
 def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
     """D*(x) = p_data(x) / (p_data(x) + p_g(x)): the discriminator that maximises V(D,
-    G) for a fixed G."""
+    G) for a fixed G.
+    """
     total = p_data + p_g
     return np.divide(p_data, total, out=np.full_like(total, 0.5), where=total > 0)
 
@@ -46,7 +47,8 @@ def kl(p: np.ndarray, q: np.ndarray, dx: float) -> float:
 
 def jsd(p: np.ndarray, q: np.ndarray, dx: float) -> float:
     """Jensen–Shannon divergence, in nats: between 0 (p = q) and log 2 (disjoint
-    supports)."""
+    supports).
+    """
     m = (p + q) / 2
     return 0.5 * kl(p, m, dx) + 0.5 * kl(q, m, dx)
 
@@ -92,7 +94,8 @@ def train_toy_gan(
     grid=np.linspace(-5, 5, 401),
 ):
     """Train a small MLP GAN on a 1-D Gaussian mixture; return (G, D, snapshots, history
-    of losses)."""
+    of losses).
+    """
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     G, D = mlp(z_dim, 1), mlp(1, 1)

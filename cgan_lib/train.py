@@ -3,14 +3,11 @@
     run = fit(TrainConfig(model="cdcgan"), epochs=5, out_dir="runs/cdcgan")
 
 `train_step` is one update of each player. `fit` repeats it over shuffled batches of the
-training
-set, which it keeps as one tensor on the training device (no per-sample DataLoader
-work). Every random
-draw of a step comes from the run's own `torch.Generator`, whose state is checkpointed,
-and each
-epoch's shuffle is a function of (seed, epoch), so a run that is interrupted and resumed
-ends with the
-same weights as one that was not (on the CPU; GPU kernels are not all deterministic).
+training set, which it keeps as one tensor on the training device (no per-sample
+DataLoader work). Every random draw of a step comes from the run's own
+`torch.Generator`, whose state is checkpointed, and each epoch's shuffle is a function
+of (seed, epoch), so a run that is interrupted and resumed ends with the same weights as
+one that was not (on the CPU; GPU kernels are not all deterministic).
 """
 
 from __future__ import annotations
@@ -107,14 +104,11 @@ def fit(
     `seconds`.
 
     `run` is a GANRun to continue, or a TrainConfig: a fresh run, or the run saved in
-    `out_dir`
-    resumed. `data` is (images in [-1, 1] (N, 1, 28, 28), labels), by default MNIST's
-    training
-    set. With `out_dir`, a checkpoint is written there every `checkpoint_every` steps or
-    `checkpoint_seconds`, whichever comes first, at the end, and when Ctrl-C or SIGTERM
-    stops the
-    run (which then returns with `run.interrupted` set, ready to resume). Returns the
-    run.
+    `out_dir` resumed. `data` is (images in [-1, 1] (N, 1, 28, 28), labels), by default
+    MNIST's training set. With `out_dir`, a checkpoint is written there every
+    `checkpoint_every` steps or `checkpoint_seconds`, whichever comes first, at the end,
+    and when Ctrl-C or SIGTERM stops the run (which then returns with `run.interrupted`
+    set, ready to resume). Returns the run.
     """
     folder = check_out_dir(out_dir)
     with RunLock(folder) if folder else nullcontext():
@@ -160,7 +154,8 @@ def fit(
 
 def check_out_dir(out_dir) -> Path | None:
     """The run folder as a Path, or None; an empty name is refused (it would mean
-    "here")."""
+    "here").
+    """
     if out_dir is None:
         return None
     if not str(out_dir).strip():
@@ -208,7 +203,8 @@ def start_or_resume(run: GANRun | TrainConfig, folder: Path | None, device) -> G
 
 class Batches:
     """Batch `step` of the training set: epoch-wise shuffles that depend on (seed,
-    epoch) only."""
+    epoch) only.
+    """
 
     def __init__(self, run: GANRun, data):
         images, labels = (
@@ -319,7 +315,8 @@ class StepLog:
 
 class Saver:
     """Checkpoints into the run folder every `checkpoint_every` steps or
-    `checkpoint_seconds`."""
+    `checkpoint_seconds`.
+    """
 
     def __init__(self, run: GANRun, folder: Path | None):
         self.run, self.last = run, time.perf_counter()
@@ -353,8 +350,7 @@ class StopSignal:
     """Ctrl-C or SIGTERM during training asks the loop to stop between two steps.
 
     Stopping in the middle of a step could leave D updated and G not; stopping between
-    steps
-    lets fit save a consistent checkpoint. A second Ctrl-C stops at once.
+    steps lets fit save a consistent checkpoint. A second Ctrl-C stops at once.
     """
 
     requested = False
@@ -378,7 +374,8 @@ class StopSignal:
 
 class ProgressBar:
     """A tqdm bar over steps (or seconds, for a time budget) showing D(x), D(G(z)) and
-    speed."""
+    speed.
+    """
 
     def __init__(self, run: GANRun, target: float, seconds, enabled: bool):
         self.by_time = target == math.inf
@@ -409,7 +406,8 @@ class ProgressBar:
 
 def make_tqdm(total: int, unit: str, enabled: bool = True):
     """A tqdm bar, or None. CGAN_PROGRESS=text forces a plain bar (the HTML book); off
-    hides it."""
+    hides it.
+    """
     mode = "off" if not enabled else os.environ.get("CGAN_PROGRESS", "auto")
     if mode == "off":
         return None
@@ -422,7 +420,8 @@ def make_tqdm(total: int, unit: str, enabled: bool = True):
 
 def fixed_latents(G: nn.Module, seed: int, device, n_per_row: int = 10):
     """The fixed 10x10 latent grid of the snapshots: row r has label r (conditional
-    models)."""
+    models).
+    """
     g = torch.Generator().manual_seed((seed + 1_000_003) % 2**63)
     z = torch.randn(10 * n_per_row, G.z_dim, generator=g).to(device)
     y = (
@@ -436,7 +435,8 @@ def fixed_latents(G: nn.Module, seed: int, device, n_per_row: int = 10):
 @torch.no_grad()
 def snapshot(run: GANRun) -> torch.Tensor:
     """uint8 (100, 28, 28): the generator on the fixed grid; a run's snapshots make its
-    timelapse."""
+    timelapse.
+    """
     G = run.generator
     was_training = G.training
     G.eval()
@@ -448,7 +448,8 @@ def snapshot(run: GANRun) -> torch.Tensor:
 
 def set_learning_rates(run: GANRun) -> None:
     """Both optimisers' rates for this step (the LR decay is a pure function of the
-    step)."""
+    step).
+    """
     factor = run.config.lr_factor(run.step)
     for opt, lr in ((run.opt_d, run.config.lr_d), (run.opt_g, run.config.lr_g)):
         for group in opt.param_groups:

@@ -1,5 +1,6 @@
 """Pictures: image grids, PNGs and GIFs, training curves, inline HTML images. Images are
-uint8 (N, 28, 28) throughout, 0 = black."""
+uint8 (N, 28, 28) throughout, 0 = black.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def save_gif(
     hold_last: int = 0,
 ) -> Path:
     """Frames (each a uint8 (H, W) image) as a looping GIF; `boomerang` plays forward
-    then back."""
+    then back.
+    """
     frames = [upscale(np.asarray(f, dtype=np.uint8), scale) for f in frames]
     if not frames:
         raise ValueError("a GIF needs at least one frame")
@@ -66,7 +68,8 @@ def save_gif(
 
 def timelapse(snapshots, path: str | Path, fps: float = 4, scale: int = 2) -> Path:
     """A GIF of the fixed latent grid over training, from a run's [(step, uint8 (100,
-    28, 28))] snapshots."""
+    28, 28))] snapshots.
+    """
     return save_gif(
         [grid(images) for _, images in snapshots],
         path,
@@ -86,7 +89,8 @@ def smooth(values, window: int = 50) -> np.ndarray:
 
 def plot_history(history: dict, window: int = 50, title: str | None = None):
     """Two panels: D and G losses, and mean D(x) vs D(G(z)), per step (smoothed).
-    Returns the figure."""
+    Returns the figure.
+    """
     import matplotlib.pyplot as plt  # heavy (~0.5 s): only the plots need it
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.4))
@@ -126,7 +130,8 @@ def show(image: np.ndarray, title: str | None = None, scale: float = 1.0, ax=Non
 
 def show_source(obj):
     """Display the source of a library function or class in a notebook (highlighted in
-    the HTML book)."""
+    the HTML book).
+    """
     from IPython.display import Code  # IPython: only in notebooks
 
     return Code(inspect.getsource(obj), language="python")
@@ -134,7 +139,8 @@ def show_source(obj):
 
 def img_tag(data: bytes, mime: str, alt: str, width: int | None = None) -> str:
     """An inline <img> (base64 data URI): renders the same in Jupyter, Colab and the
-    HTML book, no file needed."""
+    HTML book, no file needed.
+    """
     size = f' width="{width}"' if width else ""
     encoded = base64.b64encode(data).decode("ascii")
     return f'<img src="data:{mime};base64,{encoded}"{size} alt="{alt}">'

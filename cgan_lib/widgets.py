@@ -1,11 +1,9 @@
 """Widgets for Jupyter and Colab: pick a digit, walk the latent space, write a number.
 
 Each is a small ipywidgets panel whose drawing is a plain function of its controls
-(`picture`), so it
-is tested without a browser. `display_with_fallback` shows the live widget where a
-kernel runs it and a
-static picture in the HTML book, which has no kernel (its live versions run in the
-page's own script).
+(`picture`), so it is tested without a browser. `display_with_fallback` shows the live
+widget where a kernel runs it and a static picture in the HTML book, which has no kernel
+(its live versions run in the page's own script).
 """
 
 from __future__ import annotations
@@ -22,10 +20,9 @@ def display_with_fallback(widget, fallback_html: str, note: str = ""):
     instead.
 
     The output carries both the widget view and a text/html rendering. Jupyter and Colab
-    render the widget;
-    the book's configuration (nb_mime_priority_overrides in _config.yml) skips widget
-    views, so the static
-    picture appears, with a note saying how to get the live version.
+    render the widget; the book's configuration (nb_mime_priority_overrides in
+    _config.yml) skips widget views, so the static picture appears, with a note saying
+    how to get the live version.
     """
     from IPython.display import display  # IPython: only in notebooks
 
@@ -123,7 +120,8 @@ class LatentSlider:
 
 class NumberBox:
     """Type a number, see it written in generated handwriting; bad input gets a message,
-    not a traceback."""
+    not a traceback.
+    """
 
     def __init__(self, G, number: str = "9830976450", seed: int = 0):
         import ipywidgets as w  # optional: pip install cgan_lib[widgets]

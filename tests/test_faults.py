@@ -3,10 +3,8 @@
 The command line is exercised as the user runs it (`python -m cgan_lib ...` in a
 subprocess) for signals, the run lock and one probe per kind of error; the many
 variants of a bad argument go through `main()` in-process (the same parser and
-error printing, without paying a torch import per case). Tests marked
-xfail(strict=True) reproduce library bugs still open; each reason says what happens
-and what should happen. "Was a bug" docstrings record what a test caught before the
-library was fixed.
+error printing, without paying a torch import per case). "Was a bug" docstrings
+record what a test caught before the library was fixed.
 """
 
 from __future__ import annotations
@@ -398,14 +396,8 @@ def test_files_say_their_kind_and_version(saved, tmp_path):
         assert_says(path, kind)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped files in cgan_lib/pretrained/ (classifier.pt and the five "
-    "generators) are version-1 files: format 'cgan_lib.classifier' / 'cgan_lib.gan', "
-    "no 'kind', version 1 (read through LEGACY_FORMATS); README says every file says "
-    "its kind and version. Re-save them as version 2, or narrow the README",
-)
 def test_shipped_files_say_their_kind_and_version():
+    """Was a bug: the shipped files were version-1 files with no 'kind'."""
     assert_says(PRETRAINED / "classifier.pt", "classifier")
     for name in ck.shipped_names():
         assert_says(PRETRAINED / f"{name}.pt", "generator")
@@ -696,17 +688,9 @@ def test_malformed_checkpoint_is_refused_in_one_line(tmp_path, saved, capsys, ca
     assert_one_line_error(err, "checkpoint.pt")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="a file whose 'version' is the text '3' fails in read_file with "
-    "TypeError: '>' not supported between 'str' and 'int' (a traceback on the CLI): "
-    "the new isinstance(version, int) check comes after the 'version > VERSION' "
-    "comparison; it should come first, so this is CheckpointError 'its version "
-    "field is not a number'",
-)
 @pytest.mark.parametrize("kind", ["checkpoint", "generator"])
 def test_a_version_that_is_not_a_number_is_refused(tmp_path, saved, capsys, kind):
+    """Was a bug: version '3' (text) failed with a TypeError traceback."""
     edit = lambda state: state.update(version="3")  # noqa: E731
     path = edited(saved / "cmlp" / f"{kind}.pt", tmp_path / f"{kind}.pt", edit)
     code, out, err = call(
