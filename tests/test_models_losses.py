@@ -6,7 +6,15 @@ import torch.nn as nn
 
 from cgan_lib import losses
 from cgan_lib.errors import BadInput
-from cgan_lib.models import MODELS, build, count_parameters
+from cgan_lib.models import (
+    MODELS,
+    ConvDiscriminator,
+    ConvGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    build,
+    count_parameters,
+)
 
 LOG2 = math.log(2)
 
@@ -93,6 +101,31 @@ def test_every_model_maps_latents_to_digits_and_digits_to_logits(name):
     assert x.shape == (5, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
     logits = D(x, y)
     assert logits.shape == (5,) and logits.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    "name, classes",
+    [
+        ("mlp", (MLPGenerator, MLPDiscriminator)),
+        ("cmlp", (MLPGenerator, MLPDiscriminator)),
+        ("dcgan", (ConvGenerator, ConvDiscriminator)),
+        ("cdcgan", (ConvGenerator, ConvDiscriminator)),
+    ],
+)
+def test_build_makes_the_classes_the_chapters_show(name, classes):
+    G, D = build(name, width=8)
+    assert (type(G), type(D)) == classes
+    assert (G.z_dim, G.num_classes) == (64, MODELS[name]["num_classes"])
+
+
+def test_the_classes_work_on_their_own():
+    z, y, x = torch.randn(2, 16), torch.tensor([3, 7]), torch.rand(2, 1, 28, 28)
+    G = ConvGenerator(z_dim=16, num_classes=10, width=8, refine=False)
+    assert G(z, y).shape == (2, 1, 28, 28)
+    assert MLPGenerator(z_dim=16, num_classes=0, width=8)(z).shape == (2, 1, 28, 28)
+    assert MLPDiscriminator(10, 8, "concat")(x, y).shape == (2,)
+    assert ConvDiscriminator(0, 8, "projection")(x).shape == (2,)  # no label: no embed
+    assert not hasattr(ConvDiscriminator(0, 8, "projection"), "embed")
 
 
 @pytest.mark.parametrize(
