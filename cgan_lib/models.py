@@ -118,16 +118,16 @@ class MLPDiscriminator(nn.Module):
 
 
 class ConvGenerator(nn.Module):
-    """DCGAN generator for 28x28: project z to 7x7, then two stride-2 transposed
-    convolutions.
+    """DCGAN generator for 28x28: z to 7x7, then two stride-2 transposed convolutions.
 
-    (N, z_dim [+10]) -> Linear -> (2w, 7, 7) -> ConvT -> (w, 14, 14) -> ConvT -> (1, 28,
-    28), with batch norm and ReLU between layers and tanh at the end (Radford et al.,
-    2015).
+        (N, z_dim [+10]) -> Linear -> (2w, 7, 7) -> ConvT -> (w, 14, 14)
+                         -> ConvT -> (1, 28, 28)
 
-    refine=True adds a 3x3 convolution after each upsampling: (w, 14, 14) -> Conv3x3 ->
-    (w, 14, 14), and the last transposed convolution keeps w/2 channels for a final
-    Conv3x3 -> (1, 28, 28). Each pixel is then drawn by a layer that sees its neighbours
+    with batch norm and ReLU between layers and tanh at the end (Radford et al., 2015).
+
+    refine=True adds a 3x3 convolution after each upsampling,
+    (w, 14, 14) -> Conv3x3 -> (w, 14, 14), and the last transposed convolution keeps
+    w/2 channels for a final Conv3x3 -> (1, 28, 28). Each pixel is then drawn by a layer that sees its neighbours
     at the same resolution, not only the stride-2 "stamp" of a transposed convolution.
     It costs ~1.7x the time per step and is what brought the conditional DCGAN's Fréchet
     distance down to the real-data scale (see its model card and chapter 6).

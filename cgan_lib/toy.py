@@ -35,7 +35,7 @@ def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
 
 
 def value(d: np.ndarray, p_data: np.ndarray, p_g: np.ndarray, dx: float) -> float:
-    """V(D, G) = ∫ p_data log D + p_g log(1 - D) dx, by the rectangle rule on a grid."""
+    """V(D, G) = ∫ p_data log D + p_g log(1 - D) dx, by the rectangle rule."""
     eps = 1e-300
     return float(np.sum(p_data * np.log(d + eps) + p_g * np.log(1 - d + eps)) * dx)
 
