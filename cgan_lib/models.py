@@ -127,10 +127,11 @@ class ConvGenerator(nn.Module):
 
     refine=True adds a 3x3 convolution after each upsampling,
     (w, 14, 14) -> Conv3x3 -> (w, 14, 14), and the last transposed convolution keeps
-    w/2 channels for a final Conv3x3 -> (1, 28, 28). Each pixel is then drawn by a layer that sees its neighbours
-    at the same resolution, not only the stride-2 "stamp" of a transposed convolution.
-    It costs ~1.7x the time per step and is what brought the conditional DCGAN's Fréchet
-    distance down to the real-data scale (see its model card and chapter 6).
+    w/2 channels for a final Conv3x3 -> (1, 28, 28). Each pixel is then drawn by a
+    layer that sees its neighbours at the same resolution, not only the stride-2
+    "stamp" of a transposed convolution. It costs ~1.7x the time per step and is what
+    brought the conditional DCGAN's Fréchet distance down to the real-data scale (see
+    its model card and chapter 6).
     """
 
     def __init__(self, z_dim: int, num_classes: int, width: int, refine: bool):
