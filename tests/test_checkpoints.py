@@ -31,7 +31,13 @@ def trained(tmp_path_factory):
         lr_d=0.01,
         seed=2,
     )
-    run = fit(config, steps=3, data=(images, torch.arange(64) % 10), progress=False)
+    run = fit(
+        config,
+        steps=3,
+        data=(images, torch.arange(64) % 10),
+        progress=False,
+        device="cpu",
+    )
     path = tmp_path_factory.mktemp("ck") / "checkpoint.pt"
     save_checkpoint(run, path)
     return run, path
@@ -48,7 +54,7 @@ def states_equal(a: dict, b: dict) -> bool:
 
 def test_a_run_round_trips_exactly(trained):
     run, path = trained
-    loaded = load_checkpoint(path)
+    loaded = load_checkpoint(path, device="cpu")
     assert loaded.step == 3 and loaded.config == run.config
     assert loaded.history == run.history and len(loaded.history["d_loss"]) == 3
     for a, b in ((loaded.G, run.G), (loaded.D, run.D), (loaded.G_ema, run.G_ema)):
@@ -166,7 +172,7 @@ def test_non_finite_weights_are_neither_written_nor_read(tmp_path, checkpoint):
     torch.save(state, bad)
     with pytest.raises(CheckpointError, match=rf"NaN or infinite weights \(D.{name}\)"):
         load_checkpoint(bad)
-    run = load_checkpoint(checkpoint)
+    run = load_checkpoint(checkpoint, device="cpu")
     with torch.no_grad():
         next(run.G.parameters())[0] = float("inf")
     with pytest.raises(TrainingDiverged, match="G has NaN/inf weights"):

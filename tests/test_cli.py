@@ -57,7 +57,7 @@ def G(run_dir):
 
 
 def test_train_writes_a_resumable_run_with_the_asked_settings(run_dir):
-    run = load_checkpoint(run_dir / "checkpoint.pt")
+    run = load_checkpoint(run_dir / "checkpoint.pt", device="cpu")
     assert run.step == 40 and len(run.history["d_loss"]) == 40
     assert run.config.model == "cmlp" and run.config.model_kwargs == {"width": 8}
     assert run.config.seed == 0
@@ -68,7 +68,7 @@ def test_train_writes_a_resumable_run_with_the_asked_settings(run_dir):
 
 
 def test_train_writes_the_last_snapshot_as_samples_png(run_dir):
-    run = load_checkpoint(run_dir / "checkpoint.pt")
+    run = load_checkpoint(run_dir / "checkpoint.pt", device="cpu")
     picture = iio.imread(run_dir / "samples.png")
     # 100 digits, 10 a row, enlarged twice
     assert picture.shape == (2 * grid_side(10), 2 * grid_side(10))
@@ -76,7 +76,7 @@ def test_train_writes_the_last_snapshot_as_samples_png(run_dir):
 
 
 def test_train_writes_a_timelapse_of_every_snapshot(run_dir, read_gif):
-    run = load_checkpoint(run_dir / "checkpoint.pt")
+    run = load_checkpoint(run_dir / "checkpoint.pt", device="cpu")
     assert [s for s, _ in run.snapshots] == [0, 40]  # the start and the end
     frames, durations = read_gif(run_dir / "timelapse.gif")
     assert len(frames) == len(run.snapshots)
@@ -92,7 +92,7 @@ def test_train_summary_says_what_ran(trained):
     run_dir, stdout = trained
     summary = json.loads((run_dir / "summary.json").read_text())
     assert json.loads(stdout[stdout.index("{") :]) == summary  # printed, and written
-    run = load_checkpoint(run_dir / "checkpoint.pt")
+    run = load_checkpoint(run_dir / "checkpoint.pt", device="cpu")
     assert summary["step"] == 40 and summary["model"] == "cmlp"
     assert summary["config"] == json.loads(json.dumps(asdict(run.config)))
     assert summary["command"] == (

@@ -12,6 +12,8 @@ from cgan_lib.run import new_run
 from cgan_lib.train import train_step
 
 TINY = {"width": 8}
+# runs resume exactly on the CPU (GPU kernels are not all deterministic)
+CPU = "cpu"
 
 
 def params(module):
@@ -38,7 +40,7 @@ def test_train_step_against_a_discriminator_with_a_known_answer(loss):
     whose logit is c - lr: the generator step sees the discriminator after its
     update."""
     c, lr = 2.0, 2e-4
-    run = new_run(TrainConfig(model="mlp", model_kwargs=TINY, loss=loss, lr_d=lr))
+    run = new_run(TrainConfig(model="mlp", model_kwargs=TINY, loss=loss, lr_d=lr), CPU)
     with torch.no_grad():
         for p in run.D.parameters():
             p.zero_()
@@ -64,7 +66,7 @@ def test_train_step_against_a_discriminator_with_a_known_answer(loss):
 
 
 def test_train_step_updates_both_players_and_leaves_d_trainable(small_data):
-    run = new_run(TrainConfig(model="cdcgan", model_kwargs=TINY, batch_size=32))
+    run = new_run(TrainConfig(model="cdcgan", model_kwargs=TINY, batch_size=32), CPU)
     G0, D0 = flat(run.G), flat(run.D)
     x, y = small_data[0][:32], small_data[1][:32]
     stats = train_step(run, x, y)
@@ -76,7 +78,7 @@ def test_train_step_updates_both_players_and_leaves_d_trainable(small_data):
 
 
 def test_ema_copy_follows_g_with_the_warm_up_decay(small_data):
-    run = new_run(TrainConfig(model="cmlp", model_kwargs=TINY, ema=0.999))
+    run = new_run(TrainConfig(model="cmlp", model_kwargs=TINY, ema=0.999), CPU)
     assert same(params(run.G_ema), params(run.G))  # starts as a copy of G
     assert run.generator is run.G_ema and not run.G_ema.training
     G0 = flat(run.G)
@@ -85,7 +87,7 @@ def test_ema_copy_follows_g_with_the_warm_up_decay(small_data):
     want = decay * G0 + (1 - decay) * flat(run.G)
     assert torch.allclose(flat(run.G_ema), want, atol=1e-7)
     assert not torch.allclose(flat(run.G_ema), flat(run.G), atol=1e-6)
-    no_ema = new_run(TrainConfig(model="cmlp", model_kwargs=TINY))
+    no_ema = new_run(TrainConfig(model="cmlp", model_kwargs=TINY), CPU)
     assert no_ema.G_ema is None and no_ema.generator is no_ema.G
 
 
@@ -97,7 +99,9 @@ def test_a_short_real_run_learns_and_round_trips(tmp_path, small_data):
     cfg = TrainConfig(
         model="cdcgan", model_kwargs=TINY, batch_size=64, seed=1, snapshot_every=20
     )
-    run = fit(cfg, steps=60, out_dir=tmp_path, data=small_data, progress=False)
+    run = fit(
+        cfg, steps=60, out_dir=tmp_path, data=small_data, progress=False, device=CPU
+    )
     h = run.history
     assert run.step == 60 and all(len(h[k]) == 60 for k in h)
     assert all(math.isfinite(v) for k in h for v in h[k])
@@ -113,9 +117,9 @@ def test_a_short_real_run_learns_and_round_trips(tmp_path, small_data):
     first, last = run.snapshots[0][1], run.snapshots[-1][1]
     assert last.shape == (100, 28, 28) and last.dtype == torch.uint8
     assert (last.float() - first.float()).abs().mean() > 5  # grey levels, of 255
-    assert run.images_per_s > 0 and run.elapsed > 0
+    assert run.images_per_s > 0 and run.elapsed > 0 and run.device.type == "cpu"
 
-    loaded = load_checkpoint(tmp_path / "checkpoint.pt")
+    loaded = load_checkpoint(tmp_path / "checkpoint.pt", CPU)
     assert loaded.step == 60 and loaded.history == run.history
     assert same(params(loaded.G), params(run.G))
     assert same(params(loaded.D), params(run.D))
@@ -137,10 +141,12 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, small_data, mode
         checkpoint_every=1000,
         lr_decay=(10, 40),
     )
-    whole = fit(cfg, steps=40, data=small_data, progress=False)
+    whole = fit(cfg, steps=40, data=small_data, progress=False, device=CPU)
     # "interrupted" mid-epoch at step 23, then resumed from the folder
-    fit(cfg, steps=23, out_dir=tmp_path, data=small_data, progress=False)
-    resumed = fit(cfg, steps=40, out_dir=tmp_path, data=small_data, progress=False)
+    fit(cfg, steps=23, out_dir=tmp_path, data=small_data, progress=False, device=CPU)
+    resumed = fit(
+        cfg, steps=40, out_dir=tmp_path, data=small_data, progress=False, device=CPU
+    )
     assert resumed.step == 40
     for a, b in (
         (whole.G, resumed.G),
@@ -155,8 +161,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, small_data, mode
         steps=5,
         data=small_data,
         progress=False,
+        device=CPU,
     )
-    five = fit(cfg, steps=5, data=small_data, progress=False)
+    five = fit(cfg, steps=5, data=small_data, progress=False, device=CPU)
     assert not same(params(other.G), params(five.G))
 
 
@@ -164,20 +171,22 @@ def test_a_run_continues_in_memory_and_reads_its_rates_every_step(small_data):
     """Chapter 3's head start: a run trained in two fit calls, G frozen for the first
     by a zero learning rate set on the run's config."""
     cfg = TrainConfig(model="mlp", model_kwargs=TINY, seed=0, snapshot_every=10**9)
-    run = new_run(cfg)
+    run = new_run(cfg, CPU)
     G0 = flat(run.G)
     run.config.lr_g = 0.0
-    fit(run, steps=4, data=small_data, progress=False)
+    fit(run, steps=4, data=small_data, progress=False, device=CPU)
     assert run.step == 4 and torch.equal(flat(run.G), G0)  # only D learned
     run.config.lr_g = 2e-4
-    same_run = fit(run, steps=10, data=small_data, progress=False)
+    same_run = fit(run, steps=10, data=small_data, progress=False, device=CPU)
     assert same_run is run and run.step == 10 and len(run.history["d_loss"]) == 10
     assert not torch.equal(flat(run.G), G0)
     # two calls on one run equal one call of the same length
-    split = new_run(cfg)
-    fit(split, steps=4, data=small_data, progress=False)
-    fit(split, steps=10, data=small_data, progress=False)
-    whole = fit(new_run(cfg), steps=10, data=small_data, progress=False)
+    split = new_run(cfg, CPU)
+    fit(split, steps=4, data=small_data, progress=False, device=CPU)
+    fit(split, steps=10, data=small_data, progress=False, device=CPU)
+    whole = fit(
+        new_run(cfg, CPU), steps=10, data=small_data, progress=False, device=CPU
+    )
     assert same(params(split.G), params(whole.G)) and split.history == whole.history
 
 
@@ -188,7 +197,14 @@ def test_nan_stops_training_with_a_clear_message_and_no_checkpoint(
     poisoned = torch.full_like(images, float("nan"))
     cfg = TrainConfig(model="cmlp", model_kwargs=TINY, checkpoint_every=1)
     with pytest.raises(TrainingDiverged, match=r"diverged at step 1: d_loss=nan"):
-        fit(cfg, steps=5, out_dir=tmp_path, data=(poisoned, labels), progress=False)
+        fit(
+            cfg,
+            steps=5,
+            out_dir=tmp_path,
+            data=(poisoned, labels),
+            progress=False,
+            device=CPU,
+        )
     assert not (tmp_path / "checkpoint.pt").exists()
 
 
@@ -214,10 +230,10 @@ def test_a_time_budget_stops_training_when_it_is_spent(small_data, monkeypatch):
     monkeypatch.setattr(train_module, "time", fake_time)
     monkeypatch.setattr(train_module, "train_step", one_second_step)
     cfg = TrainConfig(model="mlp", model_kwargs=TINY, batch_size=64)
-    run = fit(cfg, seconds=5.0, data=small_data, progress=False)
+    run = fit(cfg, seconds=5.0, data=small_data, progress=False, device=CPU)
     assert run.step == 5 and run.elapsed == 5.0
     assert run.images_per_s == 64.0  # 5 steps of 64 images in 5 seconds
-    fit(run, seconds=2.5, data=small_data, progress=False)
+    fit(run, seconds=2.5, data=small_data, progress=False, device=CPU)
     assert run.step == 8 and run.elapsed == 8.0  # training time adds up across calls
 
 
@@ -225,9 +241,9 @@ def test_length_arguments(small_data):
     with pytest.raises(BadInput, match="say how long"):
         fit(TrainConfig(model="mlp"), data=small_data)
     cfg = TrainConfig(model="mlp", model_kwargs=TINY, batch_size=256)
-    run = fit(cfg, epochs=1, data=small_data, progress=False)
+    run = fit(cfg, epochs=1, data=small_data, progress=False, device=CPU)
     assert run.step == 2048 // 256
-    run = fit(cfg, epochs=1.5, steps=10, data=small_data, progress=False)
+    run = fit(cfg, epochs=1.5, steps=10, data=small_data, progress=False, device=CPU)
     assert run.step == 10  # whichever ends first: 1.5 epochs are 12 steps
     with pytest.raises(BadInput, match="batch_size 4096 is larger than the dataset"):
         fit(TrainConfig(model="mlp", batch_size=4096), steps=1, data=small_data)
@@ -235,16 +251,23 @@ def test_length_arguments(small_data):
 
 def test_resuming_with_another_config_is_refused(tmp_path, small_data):
     cfg = TrainConfig(model="mlp", model_kwargs=TINY)
-    fit(cfg, steps=2, out_dir=tmp_path, data=small_data, progress=False)
+    fit(cfg, steps=2, out_dir=tmp_path, data=small_data, progress=False, device=CPU)
     other = TrainConfig(model="mlp", model_kwargs=TINY, lr_g=1e-3)
     with pytest.raises(CheckpointError, match="other settings"):
-        fit(other, steps=4, out_dir=tmp_path, data=small_data, progress=False)
+        fit(
+            other,
+            steps=4,
+            out_dir=tmp_path,
+            data=small_data,
+            progress=False,
+            device=CPU,
+        )
 
 
 def test_saturating_and_non_saturating_runs_differ_from_the_same_seed(small_data):
     def run(loss):
         cfg = TrainConfig(model="mlp", model_kwargs=TINY, loss=loss, seed=0)
-        return fit(cfg, steps=3, data=small_data, progress=False)
+        return fit(cfg, steps=3, data=small_data, progress=False, device=CPU)
 
     a, b = run("saturating"), run("nonsaturating")
     # same seed: the same first discriminator step; then each G follows its own loss
@@ -262,7 +285,7 @@ def test_linear_lr_decay_schedule_reaches_the_optimisers(small_data):
     with pytest.raises(ValueError, match="lr_decay"):
         TrainConfig(lr_decay=(200, 100))
     cfg = TrainConfig(model="mlp", model_kwargs=TINY, lr_d=1e-3, lr_decay=(5, 10))
-    run = fit(cfg, steps=8, data=small_data, progress=False)
+    run = fit(cfg, steps=8, data=small_data, progress=False, device=CPU)
     # the last step taken was step 7 (counting from 0): factor (10 - 7) / 5 = 0.6
     assert run.opt_g.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.6)
     assert run.opt_d.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.6)
