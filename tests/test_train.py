@@ -169,18 +169,19 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, small_data, mode
 
 def test_a_run_continues_in_memory_and_reads_its_rates_every_step(small_data):
     """Chapter 3's head start: a run trained in two fit calls, G frozen for the first
-    by a zero learning rate set on the run's config."""
-    cfg = TrainConfig(model="mlp", model_kwargs=TINY, seed=0, snapshot_every=10**9)
-    run = new_run(cfg, CPU)
-    G0 = flat(run.G)
-    run.config.lr_g = 0.0
+    by a zero learning rate, then given one on the run's config."""
+    frozen = TrainConfig(model="mlp", model_kwargs=TINY, lr_g=0.0, seed=0)
+    run = new_run(frozen, CPU)
+    G0, D0 = flat(run.G), flat(run.D)
     fit(run, steps=4, data=small_data, progress=False, device=CPU)
     assert run.step == 4 and torch.equal(flat(run.G), G0)  # only D learned
+    assert not torch.equal(flat(run.D), D0)
     run.config.lr_g = 2e-4
     same_run = fit(run, steps=10, data=small_data, progress=False, device=CPU)
     assert same_run is run and run.step == 10 and len(run.history["d_loss"]) == 10
     assert not torch.equal(flat(run.G), G0)
     # two calls on one run equal one call of the same length
+    cfg = TrainConfig(model="mlp", model_kwargs=TINY, seed=0, snapshot_every=10**9)
     split = new_run(cfg, CPU)
     fit(split, steps=4, data=small_data, progress=False, device=CPU)
     fit(split, steps=10, data=small_data, progress=False, device=CPU)
