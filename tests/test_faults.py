@@ -1078,11 +1078,10 @@ def test_train_out_under_a_regular_file_fails_before_training(
     blocker = tmp_path / "file"
     blocker.write_text("x")
     for out_dir, message in ((blocker / "run", "cannot write"), (blocker, "a file")):
-        start = time.perf_counter()
+        # no_data above fails the test if training data is loaded before the check
         code, out, err = call(capsys, "train", *TINY, "--steps", 5, "--out", out_dir)
         assert code == 1 and out == ""
         assert_one_line_error(err, str(blocker), message)
-        assert time.perf_counter() - start < 5
     with pytest.raises(BadInput, match="cannot write"):
         fit(tiny_config(), steps=5, out_dir=blocker / "run")
 
