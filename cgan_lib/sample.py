@@ -18,11 +18,11 @@ import torch.nn.functional as F
 
 from .data import to_uint8
 from .errors import BadInput, check_range
+from .run import MAX_SEED
 
 MAX_NUMBER_LENGTH = 64
 MAX_PER_CLASS = 10_000  # 100,000 digits, 78 MB as uint8: more is a typo
 MAX_IMAGES = 10 * MAX_PER_CLASS
-MAX_SEED = 2**63 - 1
 
 
 def check_digit(label) -> int:
