@@ -56,7 +56,7 @@ CARD_PATH = (
 )
 CARD = json.loads(CARD_PATH.read_text())
 
-# Timed recipes, all width 32 with EMA. "cdcgan" is the fast one (chapter 4's generator,
+# Timed recipes, all width 32 with EMA. "cdcgan" is the fast one (chapter 5's generator,
 # refine=False); "cdcgan_refine" has the shipped architecture (~1.7x the time per step).
 # The shipped cdcgan itself is wider and trained longer with an LR decay: "shipped", its
 # card's config, trained for its 12 epochs.

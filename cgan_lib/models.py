@@ -131,7 +131,7 @@ class ConvGenerator(nn.Module):
     layer that sees its neighbours at the same resolution, not only the stride-2
     "stamp" of a transposed convolution. It costs ~1.7x the time per step and is what
     brought the conditional DCGAN's Fréchet distance down to the real-data scale (see
-    its model card and chapter 6).
+    its model card and chapter 8).
     """
 
     def __init__(self, z_dim: int, num_classes: int, width: int, refine: bool):

@@ -26,7 +26,7 @@
     }
     return z;
   }
-  // Spherical interpolation (chapter 7): stays on the shell where Gaussian latents live.
+  // Spherical interpolation (chapter 10): stays on the shell where Gaussian latents live.
   function slerp(a, b, t) {
     let dot = 0, na = 0, nb = 0;
     for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
