@@ -9,6 +9,7 @@ One module per concept, each importing only those above it:
     run         TrainConfig, GANRun (what a training run holds), new_run, pick_device
     checkpoint  the file format, save/load/resume, the run-folder lock, shipped models
     train       train_step (one D and one G update) and fit (the loop)
+    step_check  chapter 4's checker of a training step written by the reader
     sample      drawing by label, latent paths, whole numbers
     metrics     the MNIST classifier and the scores built on it
     viz         grids, PNGs, GIFs, plots;  widgets  the ipywidgets panels
