@@ -191,20 +191,22 @@ class OptimiserWatch:
 
     def __init__(self, G, opt_g, opt_d):
         self.G, self.g_steps, self.d_steps, self.g_grad_in_d_step = G, 0, 0, False
-        self.before = None
+        self.before, self.d_steps_this_step = None, 0
         self.handles = [
             opt_d.register_step_pre_hook(self.on_d_step),
             opt_g.register_step_pre_hook(self.on_g_step),
         ]
 
     def start_step(self):
+        self.d_steps_this_step = 0
         self.before = [
             None if p.grad is None else p.grad.clone() for p in self.G.parameters()
         ]
 
     def on_d_step(self, *args):
         self.d_steps += 1
-        if self.d_steps == 1 or not self.g_grad_in_d_step:
+        self.d_steps_this_step += 1
+        if self.d_steps_this_step == 1:  # D's own update, before G's backward
             for p, old in zip(self.G.parameters(), self.before):
                 new = p.grad
                 if new is not None and (old is None or not torch.equal(new, old)):

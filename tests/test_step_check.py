@@ -63,6 +63,7 @@ def test_each_classic_mistake_is_named(switches, name):
     assert not report.passed
     assert report.mistake == name, str(report)
     assert name in str(report)
+    assert "detach" not in str(report)  # the detach watch sees only D's own update
 
 
 def test_no_detach_is_caught_whether_it_raises_or_not():
