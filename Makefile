@@ -24,14 +24,17 @@ test: $(STAMP)
 book: $(STAMP) demo
 	CGAN_PROGRESS=text $(BIN)/jupyter-book build . --all -W --keep-going
 
-# Files the book serves itself (published under _static/), so it works offline: onnxruntime-web and MathJax from npm (pinned by
-# web/package-lock.json), the live demo's script, and the shipped generator exported to ONNX.
+# Files the book serves itself (published under _static/), so it works offline: onnxruntime-web, TensorFlow.js (its
+# minified ES2017 bundle, for chapter 2's in-page GAN) and MathJax from npm (pinned by web/package-lock.json), the live widgets'
+# one script and stylesheet (web/cgan.js, web/cgan.css), and the shipped generator exported to ONNX.
 DEMO := _offline/demo
 ORT := web/node_modules/onnxruntime-web/dist
 demo: $(STAMP)
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(DEMO)
-	cp $(ORT)/ort.wasm.min.js $(ORT)/ort-wasm-simd-threaded.mjs $(ORT)/ort-wasm-simd-threaded.wasm web/demo.js $(DEMO)/
+	cp $(ORT)/ort.wasm.min.js $(ORT)/ort-wasm-simd-threaded.mjs $(ORT)/ort-wasm-simd-threaded.wasm $(DEMO)/
+	cp web/node_modules/@tensorflow/tfjs/dist/tf.es2017.min.js $(DEMO)/
+	cp web/cgan.js web/cgan.css $(DEMO)/
 	rm -rf _offline/mathjax && mkdir -p _offline/mathjax
 	cd web/node_modules/mathjax/es5 && cp -r tex-mml-chtml.js input output ui a11y sre adaptors ../../../../_offline/mathjax/
 	$(BIN)/python -m cgan_lib export-onnx --checkpoint cgan_lib/pretrained/cdcgan.pt --out $(DEMO)/cdcgan.onnx --fallback $(DEMO)/fallback.png

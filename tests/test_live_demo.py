@@ -1,15 +1,7 @@
 """The built book's live generator, in headless Chromium, offline, against a server on
 127.0.0.1."""
 
-import functools
-import http.server
-import json
-import os
 import re
-import shutil
-import subprocess
-import threading
-from pathlib import Path
 
 import imageio.v3 as iio
 import pytest
@@ -17,59 +9,14 @@ import torch
 
 from cgan_lib import metrics
 
-ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
-PAGE = HTML / "book" / "live_demo.html"
-REQUIRED = (
-    os.environ.get("CGAN_REQUIRE_BUILD") == "1"
-)  # CI: a missing build or browser is a failure
-
-
-def _skip_or_fail(reason):
-    if REQUIRED:
-        pytest.fail(reason)
-    pytest.skip(reason)
+PAGE = "book/live_demo.html"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    if not PAGE.exists():
-        _skip_or_fail("the book is not built (run `make book`)")
-    chromium = (
-        os.environ.get("CHROMIUM")
-        or shutil.which("chromium")
-        or shutil.which("chromium-browser")
-    )
-    if not chromium:
-        _skip_or_fail(
-            "Chromium is not installed (Debian: apt-get install chromium); "
-            ".ci/run installs it"
-        )
-    if (
-        not shutil.which("node")
-        or not (ROOT / "web" / "node_modules" / "playwright-core").exists()
-    ):
-        _skip_or_fail("node and web/node_modules are needed (`make demo` runs npm ci)")
-    handler = functools.partial(
-        http.server.SimpleHTTPRequestHandler, directory=str(HTML)
-    )
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def demo(built_book, tmp_path_factory):
+    built_book.require(PAGE)
     shot = tmp_path_factory.mktemp("demo") / "live_demo.png"
-    url = f"http://127.0.0.1:{server.server_address[1]}/book/live_demo.html"
-    try:
-        proc = subprocess.run(
-            ["node", str(ROOT / "web" / "check_demo.mjs"), url, str(shot)],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            env={**os.environ, "CHROMIUM": chromium},
-        )
-    finally:
-        server.shutdown()
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = built_book.run("check_demo.mjs", PAGE, shot, timeout=180)
     result["screenshot"] = shot
     return result
 

@@ -1,5 +1,5 @@
 // Drive the built book's live demo page in headless Chromium and print what a test needs as JSON:
-//   node web/check_demo.mjs URL SCREENSHOT.png
+//   node web/check_demo.mjs BASE_URL PAGE SCREENSHOT.png
 // Console errors, failed requests (anything not from 127.0.0.1 counts as failed: the page must be offline),
 // the 28x28 pixels drawn for digit 7 before and after moving the slider, and the number canvas's size.
 import { chromium } from "playwright-core";
@@ -7,7 +7,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [url, screenshot] = process.argv.slice(2);
+const [base, path, screenshot] = process.argv.slice(2);
+const url = `${base}/${path}`;
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "cgan-chromium-")), {
   executablePath,
@@ -21,6 +22,8 @@ page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text(
 page.on("pageerror", (e) => consoleErrors.push(String(e)));
 await page.route("**/*", (route) => {
   const host = new URL(route.request().url()).hostname;
+  // the browser's own favicon probe (the theme links none): not a page error
+  if (new URL(route.request().url()).pathname === "/favicon.ico") return route.fulfill({ status: 204, body: "" });
   if (host === "127.0.0.1" || route.request().url().startsWith("data:")) return route.continue();
   offsite.push(route.request().url());
   return route.abort();  // the page must not need anything from elsewhere
@@ -29,7 +32,7 @@ await page.route("**/*", (route) => {
 const result = { consoleErrors, offsite };
 try {
   await page.goto(url, { waitUntil: "load" });
-  await page.waitForSelector("#cgan-demo[data-state]", { timeout: 60000 });
+  await page.waitForSelector('#cgan-demo:is([data-state="ready"], [data-state="error"])', { timeout: 60000 });
   result.state = await page.getAttribute("#cgan-demo", "data-state");
   const pixels = () => page.evaluate(() => Array.from(
     document.getElementById("cgan-canvas").getContext("2d").getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0)));
