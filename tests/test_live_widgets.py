@@ -60,6 +60,8 @@ def test_pages_load_only_what_their_widget_needs(widgets):
         assert {"cgan.js", "cgan.css"} <= loaded
         assert page["widgetBytes"]["cgan.js"] < 64_000  # one small shared module
         onnx = {"cdcgan.onnx", "ort.wasm.min.js"}
+        # nothing heavy until the reader scrolls near the widget
+        assert not (onnx | {"tf.es2017.min.js"}) & set(page["loadedBeforeScroll"])
         if kind == "toygan":
             assert "tf.es2017.min.js" in loaded and not onnx & loaded
         else:

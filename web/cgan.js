@@ -496,20 +496,29 @@
 
   // ---- start every widget on the page ---------------------------------------------------------------------
   const KINDS = { picker, slider, number: numberBox, demo, toygan };
+  function launch(root) {
+    const kind = KINDS[root.dataset.cganWidget];
+    root.dataset.state = "loading";
+    Promise.resolve().then(() => kind(root)).then(() => { root.dataset.state = "ready"; })
+      .catch((err) => {
+        root.dataset.state = "error";
+        root.append(make("p", { class: "cgan-message", role: "status",
+                                text: "This live widget could not start: " + err }));
+        console.error(err);
+      });
+  }
+  // A widget starts (and downloads its model and runtime) when it comes near the screen, so a reader
+  // who never scrolls to it loads nothing.
+  const nearby = "IntersectionObserver" in window && new IntersectionObserver((entries, observer) => {
+    for (const e of entries) if (e.isIntersecting) { observer.unobserve(e.target); launch(e.target); }
+  }, { rootMargin: "600px" });
   function start() {
     document.querySelectorAll("[data-cgan-widget]").forEach((root) => {
-      const kind = KINDS[root.dataset.cganWidget];
-      if (!kind) return;
+      if (!KINDS[root.dataset.cganWidget]) return;
       root.querySelectorAll(".cgan-live-note").forEach((n) => n.remove());  // the no-script note
       root.classList.add("cgan-js");
-      root.dataset.state = "loading";
-      Promise.resolve().then(() => kind(root)).then(() => { root.dataset.state = "ready"; })
-        .catch((err) => {
-          root.dataset.state = "error";
-          root.append(make("p", { class: "cgan-message", role: "status",
-                                  text: "This live widget could not start: " + err }));
-          console.error(err);
-        });
+      root.dataset.state = "waiting";
+      if (nearby) nearby.observe(root); else launch(root);
     });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

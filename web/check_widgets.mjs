@@ -1,7 +1,8 @@
 // Drive the chapters' live widgets (web/cgan.js) in headless Chromium and print what tests/test_live_widgets.py
 // needs as JSON:   node web/check_widgets.mjs BASE_URL
 // For every page: its widgets' states, console errors, requests that left 127.0.0.1 (blocked: the book is
-// offline), the bytes the widgets loaded, which controls Tab reaches and their labels, and the widths at 390 px.
+// offline), the files the widgets loaded before and after scrolling to them (they start when near the screen),
+// which controls Tab reaches and their labels, and the widths at 390 px.
 // Then per widget: pixels before and after input, and the in-page GAN's distance figure over its steps.
 import { chromium } from "playwright-core";
 import { mkdtempSync } from "node:fs";
@@ -42,6 +43,10 @@ async function open(path, width = 1280) {
     return route.abort();
   });
   await page.goto(`${base}/${path}`, { waitUntil: "load" });
+  await page.waitForTimeout(500);
+  info.loadedBeforeScroll = Object.keys(info.widgetBytes);
+  // widgets start when they come near the screen: scroll each into view
+  await page.$$eval("[data-cgan-widget]", (ws) => ws.forEach((w) => w.scrollIntoView()));
   await page.waitForFunction(() => [...document.querySelectorAll("[data-cgan-widget]")]
     .every((w) => ["ready", "error"].includes(w.dataset.state)), null, { timeout: 90000 });
   info.states = await page.$$eval("[data-cgan-widget]", (ws) => ws.map((w) => [w.dataset.cganWidget, w.dataset.state]));
