@@ -8,6 +8,9 @@ Skips when the book is not built or Chromium is absent, unless CGAN_REQUIRE_BUIL
 """
 
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -156,3 +159,16 @@ def test_in_page_gan_moves_its_samples_to_the_data(widgets):
     assert first == second  # same seed, same run
     assert page["otherSeed"] != first
     assert page["played"]["step"] >= 40  # play ran, pause stopped it
+
+
+@pytest.mark.parametrize("script", ["cgan.js", "check_widgets.mjs", "check_demo.mjs"])
+def test_scripts_parse(script):
+    """The page script and the checks are valid JavaScript (needs only node, no
+    build), so a syntax slip shows here before the browser tests run."""
+    if not shutil.which("node"):
+        pytest.skip("node is not installed")
+    path = Path(__file__).resolve().parents[1] / "web" / script
+    proc = subprocess.run(
+        ["node", "--check", str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
