@@ -195,10 +195,15 @@ class OptimiserWatch:
         self.handles = [
             opt_d.register_step_pre_hook(self.on_d_step),
             opt_g.register_step_pre_hook(self.on_g_step),
+            opt_g.register_step_post_hook(self.after_g_step),
         ]
 
     def start_step(self):
         self.d_steps_this_step = 0
+        self.remember_g_grads()
+
+    def remember_g_grads(self, *args):
+        # G's gradients as they are now: any change before D's step came from D's loss
         self.before = [
             None if p.grad is None else p.grad.clone() for p in self.G.parameters()
         ]
@@ -214,6 +219,9 @@ class OptimiserWatch:
 
     def on_g_step(self, *args):
         self.g_steps += 1
+
+    def after_g_step(self, *args):  # a step that updates G first is not a detach bug
+        self.remember_g_grads()
 
     def remove(self):
         for handle in self.handles:

@@ -112,3 +112,18 @@ def test_an_unwritten_step_and_bad_arguments_get_clear_messages():
         check_step("my_step")
     with pytest.raises(BadInput, match="steps"):
         check_step(step_with(), steps=1)
+
+
+def test_updating_g_first_fails_without_a_false_detach_hint():
+    def g_first(G, D, opt_g, opt_d, x, z):
+        fake = G(z)
+        opt_g.zero_grad()
+        bce(D(fake), 1.0).backward()
+        opt_g.step()
+        opt_d.zero_grad()
+        (bce(D(x), 1.0) + bce(D(fake.detach()), 0.0)).backward()
+        opt_d.step()
+
+    report = check_step(g_first)
+    assert not report.passed and report.mistake is None
+    assert "detach" not in str(report)
