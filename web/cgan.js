@@ -5,6 +5,9 @@
 //   number  - a number box that writes the number (chapter 11)
 //   demo    - the live demo page (book/live_demo.md), all three in one
 //   toygan  - a tiny 2-D GAN trained in the page with TensorFlow.js (chapter 2)
+// Optional data-* attributes set where a widget starts: picker data-digit; slider data-digit, data-seeds="3,4";
+// number data-number; toygan data-loss (nonsaturating|saturating), data-data (ring|grid|moons), data-lr-g,
+// data-lr-d (0.0001|0.0003|0.001|0.003|0.01) and data-seed, so a chapter can open it on a failure to watch.
 // The generator is the shipped conditional DCGAN exported to ONNX, run by onnxruntime-web (wasm); every file
 // comes from the book's own _static/demo/ folder, never a CDN. Without JavaScript the div keeps its note and
 // the chapter's static picture stays the fallback.
@@ -348,6 +351,15 @@
       lrD: select(RATES, "0.001", "cgan-lr-d"),
       seed: make("input", { type: "number", min: 0, max: 9999, value: 0, class: "cgan-seed" }),
     };
+    // a chapter may open the widget on other settings (data-loss, data-data, data-lr-g, data-lr-d, data-seed)
+    for (const [key, control] of [["loss", controls.loss], ["data", controls.data], ["lrG", controls.lrG],
+                                  ["lrD", controls.lrD], ["seed", controls.seed]]) {
+      const wanted = root.dataset[key];
+      if (wanted === undefined) continue;
+      if (control.tagName === "SELECT" && ![...control.options].some((o) => o.value === wanted))
+        throw new Error(`data-${key} must be one of ${[...control.options].map((o) => o.value).join(", ")}`);
+      control.value = wanted;
+    }
     const field = make("canvas", { width: SIZE, height: SIZE, class: "cgan-field", role: "img",
       "aria-label": "real points (green), generated points (purple), D(x) as the background, "
         + "the generator's gradient as arrows" });
