@@ -1,0 +1,115 @@
+"""Training recipes: the settings `python -m cgan_lib train` starts from, by device.
+
+Two recipes per model, in one table:
+
+- "fast": what reaches good digits soonest on a CPU. For the convolutional models, width
+  32 and no refinement convolutions (about 1.5x the images/s of the shipped
+  architecture), with an EMA of G's weights, which sharpens the samples of a short run.
+- "shipped": the exact settings of the shipped model, read from its model card.
+
+`--recipe auto` (the default) takes "fast" on a CPU and "shipped" on a GPU. The numbers
+behind that choice are bench/bench.py's, in cgan_lib/benchmarks.json: `reason()` quotes
+them, and `train` prints it. Flags given on the command line override the recipe.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .checkpoint import model_card
+from .errors import BadInput
+from .models import MODELS
+
+BENCHMARKS = Path(__file__).resolve().parent / "benchmarks.json"
+
+FAST = {
+    "cdcgan": dict(model_kwargs={"width": 32, "refine": False}, ema=0.999),
+    "dcgan": dict(model_kwargs={"width": 32}, ema=0.999),
+    "cmlp": dict(ema=0.999),
+    "mlp": dict(ema=0.999),
+}
+RECIPES = ("auto", "fast", "shipped")
+# What a recipe may set: the weight settings of TrainConfig, never seed or bookkeeping.
+SHIPPED_KEYS = (
+    "model_kwargs",
+    "loss",
+    "batch_size",
+    "lr_g",
+    "lr_d",
+    "betas",
+    "ema",
+    "augment_degrees",
+    "real_target",
+    "lr_decay",
+)
+
+
+def recipe_settings(model: str, recipe: str) -> dict:
+    """TrainConfig keyword arguments of `recipe` ("fast" or "shipped") for `model`."""
+    if model not in MODELS:
+        raise BadInput(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    if recipe == "fast":
+        return {
+            k: (dict(v) if isinstance(v, dict) else v) for k, v in FAST[model].items()
+        }
+    if recipe == "shipped":
+        config = model_card(model)["config"]
+        settings = {k: config[k] for k in SHIPPED_KEYS if k in config}
+        for key in (
+            "betas",
+            "lr_decay",
+        ):  # JSON lists back to the tuples of TrainConfig
+            if key in settings:
+                settings[key] = tuple(settings[key])
+        return settings
+    raise BadInput(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+
+
+def choose(recipe: str, device: torch.device) -> str:
+    """The recipe to use: `recipe` itself, or for "auto" fast on a CPU, shipped on a
+    GPU.
+    """
+    if recipe not in RECIPES:
+        raise BadInput(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    if recipe != "auto":
+        return recipe
+    return "fast" if device.type in ("cpu", "mps") else "shipped"
+
+
+def reason(recipe: str, asked: str, device: torch.device) -> str:
+    """One line saying which recipe train uses and why, quoting benchmarks.json."""
+    if asked != "auto":
+        return f"recipe {recipe} (asked for with --recipe {asked})"
+    other = "shipped" if recipe == "fast" else "fast"
+    line = f"recipe {recipe}, chosen for a {device.type.upper()} by --recipe auto"
+    entry = None
+    if BENCHMARKS.exists():
+        entry = json.loads(BENCHMARKS.read_text()).get(device.type)
+    if entry:
+        models, minutes = entry.get("models", {}), entry.get("minutes", 5)
+        compared = (
+            ("fast cdcgan", "cdcgan"),
+            ("shipped recipe", "shipped"),
+            ("shipped architecture at width 32", "cdcgan_refine"),
+        )
+        parts = [
+            f"{label} {summary(models[key], minutes)}"
+            for label, key in compared
+            if key in models
+        ]
+        line += f" (bench/bench.py on {entry.get('machine', device.type)}: "
+        line += "; ".join(parts) + ")"
+    return f"{line}. --recipe {other} trains the other one."
+
+
+def summary(result: dict, minutes: float) -> str:
+    seconds = result.get("seconds_to_accuracy", {}).get("0.98")
+    took = result.get("minutes", minutes)
+    reached = (
+        f"98% accuracy in {seconds:.0f} s" if seconds else f"not 98% in {took:g} min"
+    )
+    fd = result.get("final_frechet_distance")
+    return reached + (f", FD {fd:.2f} after {took:g} min" if fd is not None else "")

@@ -1,0 +1,63 @@
+"""The recipe table behind `train`: fast on a CPU, the shipped card's settings on a GPU,
+and the reason printed quotes the benchmark file."""
+
+import json
+
+import pytest
+import torch
+
+from cgan_lib import recipes
+from cgan_lib.checkpoint import model_card
+from cgan_lib.errors import BadInput
+from cgan_lib.models import MODELS
+from cgan_lib.run import TrainConfig, weight_settings
+
+
+def test_auto_is_fast_on_a_cpu_and_shipped_on_a_gpu():
+    assert recipes.choose("auto", torch.device("cpu")) == "fast"
+    assert recipes.choose("auto", torch.device("cuda")) == "shipped"
+    assert recipes.choose("shipped", torch.device("cpu")) == "shipped"
+    with pytest.raises(BadInput, match="recipe must be one of auto, fast, shipped"):
+        recipes.choose("quick", torch.device("cpu"))
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_every_model_has_both_recipes_and_they_make_valid_configs(model):
+    for recipe in ("fast", "shipped"):
+        TrainConfig(model=model, **recipes.recipe_settings(model, recipe))
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_the_shipped_recipe_is_the_cards_config(model):
+    card = model_card(model)["config"]
+    config = TrainConfig(model=model, **recipes.recipe_settings(model, "shipped"))
+    expected = TrainConfig(
+        model=model, **{k: v for k, v in card.items() if k in recipes.SHIPPED_KEYS}
+    )
+    assert weight_settings(config) == weight_settings(expected)
+
+
+def test_the_fast_conv_recipe_is_narrower_and_has_an_ema():
+    fast = TrainConfig(model="cdcgan", **recipes.recipe_settings("cdcgan", "fast"))
+    shipped = TrainConfig(
+        model="cdcgan", **recipes.recipe_settings("cdcgan", "shipped")
+    )
+    assert fast.model_kwargs["width"] < shipped.model_kwargs["width"]
+    assert fast.ema > 0
+
+
+def test_recipe_settings_are_copies():
+    settings = recipes.recipe_settings("cdcgan", "fast")
+    settings["model_kwargs"]["width"] = 8
+    assert recipes.recipe_settings("cdcgan", "fast")["model_kwargs"]["width"] == 32
+
+
+def test_the_reason_quotes_the_benchmark_file():
+    entry = json.loads(recipes.BENCHMARKS.read_text())["cpu"]
+    seconds = entry["models"]["cdcgan"]["seconds_to_accuracy"]["0.98"]
+    line = recipes.reason("fast", "auto", torch.device("cpu"))
+    assert f"98% accuracy in {seconds:.0f} s" in line
+    assert "--recipe shipped" in line
+    assert "asked for" in recipes.reason("shipped", "shipped", torch.device("cpu"))
+    with pytest.raises(BadInput, match="unknown model"):
+        recipes.recipe_settings("gan", "fast")
