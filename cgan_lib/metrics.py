@@ -3,15 +3,20 @@
 - accuracy: the fraction of generated digits the classifier reads as the label they were
   drawn for (overall and per label): does the conditional generator draw the digit you
   asked for?
-- Fréchet distance (FD): the distance between Gaussians fitted to the classifier's
-  penultimate features of generated and of real held-out digits (Heusel et al. 2017's
-  FID, with an MNIST network instead of Inception): do the forgeries look like, and vary
-  like, real digits?
-- class histogram: what an *unconditional* generator draws; a collapsed one draws a few
-  digits only.
+- Fréchet distance (FD) and its mean and covariance terms: the distance between
+  Gaussians fitted to the classifier's penultimate features of generated and of real
+  held-out digits (Heusel et al. 2017's FID, with an MNIST network for Inception).
+- kernel distance (KID, Binkowski et al. 2018): unbiased MMD^2 with a cubic kernel in
+  the same features; unlike the FD, its expectation does not depend on the sample size.
+- precision, recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al.
+  2020): k-nearest-neighbour balls in feature space, overall and per class.
+- memorisation: each digit's distance to its nearest training digit (pixels and
+  features) and the fraction of near-copies, beside held-out real digits.
+- class histogram and classes drawn: what an *unconditional* generator draws.
 
-Every score comes with the real-data reference computed the same way: a random half of
-the MNIST test set scored against the other half, with the same number of samples.
+Every score is a mean over disjoint draws with its spread, and comes with the
+real-data reference computed the same way: a random half of the MNIST test set scored
+against the other half, with the same number of samples.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import torch.nn.functional as F
 
 from . import data as mnist
 from .checkpoint import PRETRAINED_DIR, read_file, write_file
-from .errors import BadInput, CheckpointError
+from .errors import BadInput, CheckpointError, check_range
 from .run import pick_device
 from .sample import generate, sample_by_label
 
@@ -262,13 +267,15 @@ def load_classifier(path: str | Path = CLASSIFIER_PATH) -> MNISTClassifier:
     return model.eval()
 
 
-def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between Gaussians fitted to
-    two feature sets.
+def frechet_terms(feats_a, feats_b) -> tuple[float, float]:
+    """The Fréchet distance's two terms between Gaussians fitted to two feature sets:
+    (||mu_a - mu_b||^2, Tr(S_a + S_b - 2 (S_a S_b)^(1/2))), the mean term and the
+    covariance term. Their sum is the FD.
 
-    The matrix square root is scipy.linalg.sqrtm (a well-tested Schur method), not
-    hand-rolled; the tiny imaginary part that rounding can leave is dropped, as in the
-    reference FID code.
+    Written out because it is the lesson (chapter 12); tests/test_metrics_crosscheck.py
+    checks it against torchmetrics' FrechetInceptionDistance on the same features.
+    The matrix square root is scipy.linalg.sqrtm (a well-tested Schur method); the tiny
+    imaginary part that rounding can leave is dropped, as in the reference FID code.
     """
     from scipy import linalg
 
@@ -283,12 +290,84 @@ def frechet_distance(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
         eps = np.eye(len(s_a)) * 1e-6
         covmean = linalg.sqrtm((s_a + eps) @ (s_b + eps))
     covmean = covmean.real
-    return float(
-        ((mu_a - mu_b) ** 2).sum()
-        + np.trace(s_a)
-        + np.trace(s_b)
-        - 2 * np.trace(covmean)
-    )
+    mean_term = float(((mu_a - mu_b) ** 2).sum())
+    cov_term = float(np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean))
+    return mean_term, cov_term
+
+
+def frechet_distance(feats_a, feats_b) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between Gaussians fitted to
+    two feature sets (the sum of `frechet_terms`).
+    """
+    return sum(frechet_terms(feats_a, feats_b))
+
+
+def kernel_distance(feats_a, feats_b) -> float:
+    """The kernel distance (KID, Binkowski et al. 2018): the unbiased estimate of
+    MMD^2 with the cubic kernel k(x, y) = (x.y / d + 1)^3, d the feature size.
+
+    Unbiased: the diagonals k(x_i, x_i) are left out of the within-set means, so its
+    expectation is the true MMD^2 at any n (0 for two draws of one distribution), where
+    the FD's is not. Written out (ten lines) because that is the lesson; checked
+    against torchmetrics' KernelInceptionDistance in the tests.
+    """
+    a = torch.as_tensor(np.asarray(feats_a), dtype=torch.float64)
+    b = torch.as_tensor(np.asarray(feats_b), dtype=torch.float64)
+    m, n = len(a), len(b)
+    if m < 2 or n < 2:
+        raise BadInput("the kernel distance needs at least 2 samples on each side")
+    d = a.shape[1]
+    k_aa = (a @ a.T / d + 1) ** 3
+    k_bb = (b @ b.T / d + 1) ** 3
+    k_ab = (a @ b.T / d + 1) ** 3
+    within_a = (k_aa.sum() - k_aa.diagonal().sum()) / (m * (m - 1))
+    within_b = (k_bb.sum() - k_bb.diagonal().sum()) / (n * (n - 1))
+    return float(within_a + within_b - 2 * k_ab.mean())
+
+
+PRDC_K = 5  # Naeem et al.'s recommended number of neighbours
+
+
+def _kth_neighbour_radius(feats: torch.Tensor, k: int) -> torch.Tensor:
+    """Each point's distance to its k-th nearest *other* point of the same set."""
+    d = torch.cdist(feats, feats)
+    return d.kthvalue(k + 1, dim=1).values  # +1: the point itself, at distance 0
+
+
+def prdc(real_feats, fake_feats, k: int = PRDC_K) -> dict:
+    """Precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et
+    al. 2020) of fake features against real ones, each real (fake) point owning a ball
+    reaching its k-th nearest real (fake) neighbour:
+
+    - precision: the fraction of fakes inside some real ball (are they realistic?);
+    - recall: the fraction of reals inside some fake ball (is the variety there?);
+    - density: real balls holding each fake, averaged and divided by k (about 1 for
+      a perfect generator; unlike precision, one outlier real's huge ball barely
+      moves it);
+    - coverage: the fraction of real balls holding at least one fake.
+
+    The formulas of the `prdc` package (Naeem et al.'s code), written with torch.cdist:
+    that package computes its distances with scikit-learn on 8 worker threads, which
+    takes seconds per call on a 2-core machine and the scores are computed ~50 times
+    per table. tests/test_metrics_crosscheck.py checks this against `prdc` itself.
+    """
+    real = torch.as_tensor(np.asarray(real_feats), dtype=torch.float64)
+    fake = torch.as_tensor(np.asarray(fake_feats), dtype=torch.float64)
+    if min(len(real), len(fake)) <= k:
+        raise BadInput(
+            f"precision/recall need more than k = {k} samples on each side; "
+            f"got {len(real)} real and {len(fake)} generated"
+        )
+    real_radius = _kth_neighbour_radius(real, k)  # (R,)
+    fake_radius = _kth_neighbour_radius(fake, k)  # (F,)
+    d = torch.cdist(real, fake)  # (R, F)
+    inside_real_ball = d < real_radius[:, None]
+    return {
+        "precision": inside_real_ball.any(0).double().mean().item(),
+        "recall": (d < fake_radius[None, :]).any(1).double().mean().item(),
+        "density": inside_real_ball.sum(0).double().mean().item() / k,
+        "coverage": (d.min(1).values < real_radius).double().mean().item(),
+    }
 
 
 @lru_cache(maxsize=8)
@@ -310,35 +389,237 @@ def _reference_features(classifier_path: str, seed: int = 0):
     return predict(model, images_b)[1]
 
 
+# ------------------------------------------------------------------------------------
+# Memorisation: how close is each digit to its nearest training digit?
+
+
+def _classifier_digest(classifier_path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(classifier_path).read_bytes()).hexdigest()[:16]
+
+
+FEATURE_SEARCH_SIZE = 10_000
+
+
+def feature_search_indices() -> torch.Tensor:
+    """The training digits searched in feature space: a fixed random 10,000 of the
+    60,000 (the pixel search covers all 60,000). Running the classifier over the
+    whole training set takes minutes on a 2-core CPU; generated and held-out digits
+    are searched among the same 10,000, so the two stay comparable.
+    """
+    generator = torch.Generator().manual_seed(0)
+    order = torch.randperm(mnist.SIZES["train"], generator=generator)
+    return order[:FEATURE_SEARCH_SIZE]
+
+
+@lru_cache(maxsize=2)
+def train_features(classifier_path: str = str(CLASSIFIER_PATH)) -> torch.Tensor:
+    """The classifier's features (float32) of the training digits that
+    `feature_search_indices` picks, cached on disk beside the MNIST copy.
+    """
+    digest = _classifier_digest(classifier_path)
+    cache = mnist.cache_dir() / f"train_features_{FEATURE_SEARCH_SIZE}_{digest}.pt"
+    if cache.is_file():
+        try:
+            feats = torch.load(cache, weights_only=True)
+            if feats.shape == (FEATURE_SEARCH_SIZE, 128):
+                return feats
+        except (OSError, RuntimeError, AttributeError):
+            pass  # a damaged cache is recomputed
+    images, _ = mnist.load_mnist("train")
+    images = images[feature_search_indices()]
+    feats = predict(load_classifier(classifier_path), images)[1].float()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(feats, cache)
+    except OSError:
+        pass  # a read-only cache folder only costs time
+    return feats
+
+
+def _nearest(queries: torch.Tensor, keys: torch.Tensor, batch: int = 256):
+    """(distance, index) of each query's nearest key, Euclidean."""
+    dists, index = [], []
+    for i in range(0, len(queries), batch):
+        d = torch.cdist(queries[i : i + batch], keys)
+        best = d.min(1)
+        dists.append(best.values)
+        index.append(best.indices)
+    return torch.cat(dists), torch.cat(index)
+
+
+def nearest_training_digits(images, classifier_path=CLASSIFIER_PATH) -> dict:
+    """For each digit: the distance to its nearest training digit in pixels (images in
+    [0, 1], 784-d Euclidean; all 60,000 searched) and in the classifier's features
+    (among the 10,000 of `feature_search_indices`), and which one it is (indices into
+    the training set).
+
+    A generator that copies its training set sits at distance ~0; held-out real
+    digits, never seen in training, show what an honest distance looks like.
+    """
+    images = _checked_images(images)
+    train_images, _ = mnist.load_mnist("train")
+    pixels = images.reshape(len(images), -1).float() / 255
+    train_pixels = train_images.reshape(len(train_images), -1).float() / 255
+    pixel_dist, pixel_index = _nearest(pixels, train_pixels)
+    feats = predict(load_classifier(str(classifier_path)), images)[1].float()
+    feat_dist, feat_index = _nearest(feats, train_features(str(classifier_path)))
+    feat_index = feature_search_indices()[feat_index]  # an index into all 60,000
+    return {
+        "pixels": pixel_dist,
+        "pixel_index": pixel_index,
+        "features": feat_dist,
+        "feature_index": feat_index,
+    }
+
+
+COPY_PERCENTILE = 1.0
+COPY_REFERENCE_SAMPLES = 1000
+
+
+@lru_cache(maxsize=4)
+def copy_threshold(classifier_path: str = str(CLASSIFIER_PATH), seed: int = 0):
+    """The pixel distance below which a digit counts as a copy: the 1st percentile of
+    held-out real digits' distances to their nearest training digit (1,000 digits of
+    test half B), so about 1% of honest digits fall below it.
+    """
+    _, (images_b, _) = reference_halves(seed)
+    near = nearest_training_digits(images_b[:COPY_REFERENCE_SAMPLES], classifier_path)
+    return float(np.percentile(near["pixels"].numpy(), COPY_PERCENTILE))
+
+
+def copycat_digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 'generator' that returns n random *training* digits (and their labels): a
+    perfect memoriser, which every fidelity score rates as real. The memorisation
+    scores must catch it.
+    """
+    images, labels = mnist.load_mnist("train")
+    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    return images[idx[:n]], labels[idx[:n]]
+
+
+# ------------------------------------------------------------------------------------
+# All scores, each with its spread over repeated draws.
+
+REPEATS = 5  # disjoint draws each score is computed on: the mean and its spread
+MEMO_SAMPLES = 500  # digits whose nearest training digit is searched (60,000 each)
+SCORE_NAMES = (
+    "accuracy",
+    "frechet_distance",
+    "fd_mean_term",
+    "fd_cov_term",
+    "kid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "copies",
+    "nearest_train_pixels",
+    "nearest_train_features",
+)
+PER_CLASS_NAMES = ("precision", "recall", "density", "coverage")
+
+
+def _mean_and_std(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return float(np.mean(values)), std
+
+
 def score(
-    images, labels=None, classifier_path: str | Path = CLASSIFIER_PATH, seed: int = 0
+    images,
+    labels=None,
+    classifier_path: str | Path = CLASSIFIER_PATH,
+    seed: int = 0,
+    repeats: int = REPEATS,
 ) -> dict:
     """Scores of a set of digits against the held-out half B of the test set.
 
     `images` are accepted in the scales `load_samples` accepts (uint8 0..255, floats in
     [-1, 1] or [0, 1]; (N, 28, 28) or (N, 1, 28, 28)) and refused otherwise.
 
-    With `labels` (what each digit was drawn as): accuracy overall and per label.
-    Always: Fréchet distance, class histogram of the classifier's readings, and coverage
-    (classes holding >= 5% of the samples).
+    The N digits are split into `repeats` disjoint draws (of N // repeats digits, at
+    least 100 each where N allows), each scored against its own disjoint draw of half
+    B; every score is the mean over the draws and `<name>_std` their standard
+    deviation (None for a single draw). Scores: accuracy (with `labels`, what each
+    digit was drawn as), Fréchet distance and its mean and covariance terms, kernel
+    distance (KID), precision, recall, density and coverage (overall, and per class
+    in `per_class`), and memorisation: `copies` (the fraction of digits closer to a
+    training digit than 99% of held-out real digits are) and the median distance to
+    the nearest training digit in pixels and in features (on the first
+    MEMO_SAMPLES digits). Also the class histogram of the classifier's readings and
+    `classes_drawn`, the classes holding >= 5% of the digits.
     """
+    check_range("repeats", repeats, 1, 100, integer=True)
     model = load_classifier(str(classifier_path))
     images = _checked_images(images)
     labels = _checked_labels(labels, len(images))
     preds, feats = predict(model, images)
     hist = torch.bincount(preds, minlength=10)
-    out = {
-        "n": len(images),
-        "frechet_distance": frechet_distance(
-            feats, _reference_features(str(classifier_path), seed)
-        ),
-        "class_histogram": hist.tolist(),
-        "coverage": int((hist >= 0.05 * len(images)).sum()),
+    n = len(images)
+    if n < 2:
+        raise BadInput("scores need at least 2 digits")
+    repeats = max(1, min(repeats, n // 100))
+    size = n // repeats
+    _, (_, labels_b) = reference_halves(seed)
+    feats_b = _reference_features(str(classifier_path), seed)
+    size_b = min(size, len(feats_b) // repeats)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 2))
+    order_b = torch.randperm(
+        len(feats_b), generator=torch.Generator().manual_seed(seed + 3)
+    )
+    # what each digit is, for the per-class scores: as requested, else as read
+    classes = labels if labels is not None else preds
+
+    memo_idx = order[: min(n, MEMO_SAMPLES)]
+    near = nearest_training_digits(images[memo_idx], classifier_path)
+    is_copy = near["pixels"] < copy_threshold(str(classifier_path), seed)
+    memo_size = max(1, len(memo_idx) // repeats)
+
+    draws = {name: [] for name in SCORE_NAMES}
+    per_class = {name: [[] for _ in range(10)] for name in PER_CLASS_NAMES}
+    for r in range(repeats):
+        idx = order[r * size : (r + 1) * size]
+        idx_b = order_b[r * size_b : (r + 1) * size_b]
+        f, f_b = feats[idx], feats_b[idx_b]
+        mean_term, cov_term = frechet_terms(f, f_b)
+        draws["frechet_distance"].append(mean_term + cov_term)
+        draws["fd_mean_term"].append(mean_term)
+        draws["fd_cov_term"].append(cov_term)
+        draws["kid"].append(kernel_distance(f, f_b))
+        if min(len(f), len(f_b)) > PRDC_K:
+            for name, value in prdc(f_b, f).items():
+                draws[name].append(value)
+        for d in range(10):
+            mine, real = f[classes[idx] == d], f_b[labels_b[idx_b] == d]
+            if min(len(mine), len(real)) > PRDC_K:
+                for name, value in prdc(real, mine).items():
+                    per_class[name][d].append(value)
+        if labels is not None:
+            draws["accuracy"].append((preds[idx] == labels[idx]).float().mean().item())
+        part = slice(r * memo_size, (r + 1) * memo_size)
+        draws["copies"].append(is_copy[part].float().mean().item())
+        draws["nearest_train_pixels"].append(near["pixels"][part].median().item())
+        draws["nearest_train_features"].append(near["features"][part].median().item())
+
+    out = {"n": n, "draws": repeats, "draw_size": size, "reference_draw_size": size_b}
+    for name, values in draws.items():
+        if name == "accuracy" and labels is None:
+            continue
+        out[name], out[f"{name}_std"] = _mean_and_std(values)
+    out["per_class"] = {
+        name: [_mean_and_std(v)[0] for v in per_class[name]] for name in per_class
     }
+    out["per_class_std"] = {
+        name: [_mean_and_std(v)[1] for v in per_class[name]] for name in per_class
+    }
+    out["class_histogram"] = hist.tolist()
+    out["classes_drawn"] = int((hist >= 0.05 * n).sum())
     if labels is not None:
-        labels = torch.as_tensor(labels)
         correct = preds == labels
-        out["accuracy"] = correct.float().mean().item()
         out["accuracy_per_label"] = [
             correct[labels == d].float().mean().item() if (labels == d).any() else None
             for d in range(10)
@@ -350,7 +631,7 @@ def real_reference(
     n: int = 5000, classifier_path: str | Path = CLASSIFIER_PATH, seed: int = 0
 ) -> dict:
     """The same scores for n real digits from test half A: what a perfect generator
-    would get.
+    would get, spread included.
     """
     (images_a, labels_a), _ = reference_halves(seed)
     if n > len(images_a):
@@ -375,27 +656,65 @@ def evaluate_generator(G: nn.Module, per_class: int = 500, seed: int = 0) -> dic
     return out
 
 
+def _pm(s: dict, name: str, digits: int = 3, scale: float = 1.0) -> str:
+    """'mean±std' of a score, '-' where it is missing."""
+    value, std = s.get(name), s.get(f"{name}_std")
+    if value is None:
+        return "-"
+    text = f"{value * scale:.{digits}f}"
+    return text + (f"±{std * scale:.{digits}f}" if std is not None else "±?")
+
+
+TABLES = (
+    # (column title, width, cell); a negative width is left-aligned
+    (
+        ("model", -16, lambda s, name: name[:16]),
+        ("accuracy", 12, lambda s, name: _pm(s, "accuracy")),
+        ("Fréchet", 12, lambda s, name: _pm(s, "frechet_distance", 2)),
+        ("FD mean", 11, lambda s, name: _pm(s, "fd_mean_term", 2)),
+        ("FD cov", 11, lambda s, name: _pm(s, "fd_cov_term", 2)),
+        ("classes", 8, lambda s, name: s["classes_drawn"]),
+    ),
+    (
+        ("model", -16, lambda s, name: name[:16]),
+        ("KID x1000", 11, lambda s, name: _pm(s, "kid", 2, 1000)),
+        ("precision", 11, lambda s, name: _pm(s, "precision")),
+        ("recall", 11, lambda s, name: _pm(s, "recall")),
+        ("density", 11, lambda s, name: _pm(s, "density")),
+        ("coverage", 11, lambda s, name: _pm(s, "coverage")),
+    ),
+    (
+        ("model", -16, lambda s, name: name[:16]),
+        ("n", 6, lambda s, name: s["n"]),
+        ("draws", 8, lambda s, name: f"{s['draws']}x{s['draw_size']}"),
+        ("copies", 11, lambda s, name: _pm(s, "copies")),
+        ("nearest px", 11, lambda s, name: _pm(s, "nearest_train_pixels", 2)),
+        ("nearest feat", 12, lambda s, name: _pm(s, "nearest_train_features", 2)),
+    ),
+)
+
+
 def format_table(rows: dict[str, dict]) -> str:
-    """A plain-text table of scores, one row per model or real data, 76 columns wide."""
-    head = ["model", "n", "accuracy", "worst label", "Fréchet", "classes"]
-    widths = (-28, 6, 9, 12, 8, 8)  # negative: left-aligned
-    lines = []
-    for name, s in [(None, None), *rows.items()]:
-        if name is None:
-            cells = head
-        else:
-            acc = f"{s['accuracy']:.4f}" if s.get("accuracy") is not None else "-"
-            per, worst = s.get("accuracy_per_label"), "-"
-            if per:
-                d = int(np.nanargmin([np.nan if v is None else v for v in per]))
-                worst = f"{d}: {per[d]:.3f}"
-            fd = f"{s['frechet_distance']:.2f}"
-            cells = [name[:28], s["n"], acc, worst, fd, s["coverage"]]
-        lines.append(
-            " ".join(
-                f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in zip(cells, widths)
+    """Plain-text tables of scores, one row per model or real data, <= 76 columns:
+    fidelity and variety (accuracy, FD and its terms, classes drawn), the neighbour
+    scores (KID, precision, recall, density, coverage), memorisation (copies, median
+    distance to the nearest training digit). Each score is mean±std over the draws.
+    """
+    blocks = []
+    for columns in TABLES:
+        lines = []
+        for name, s in [(None, None), *rows.items()]:
+            cells = [
+                title if name is None else cell(s, name) for title, _, cell in columns
+            ]
+            widths = [w for _, w, _ in columns]
+            lines.append(
+                " ".join(
+                    f"{c:<{-w}}" if w < 0 else f"{c:>{w}}"
+                    for c, w in zip(cells, widths)
+                )
             )
-        )
-        if name is None:
-            lines.append("-" * len(lines[0]))
-    return "\n".join(lines)
+            if name is None:
+                lines.append("-" * len(lines[0]))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -194,7 +194,7 @@ def test_evaluate_a_checkpoint_writes_scores_in_range(run_dir, tmp_path, capsys)
         assert all(0 <= a <= 1 for a in s["accuracy_per_label"]), name
         assert s["accuracy"] == pytest.approx(np.mean(s["accuracy_per_label"]))
         assert 0 <= s["frechet_distance"] < 1e4, name
-        assert sum(s["class_histogram"]) == 50 and 1 <= s["coverage"] <= 10
+        assert sum(s["class_histogram"]) == 50 and 1 <= s["classes_drawn"] <= 10
     # 40 steps of a width-8 MLP draw blobs; real digits are read right
     assert rows["real data (test half A)"]["accuracy"] > 0.9
     real_fd = rows["real data (test half A)"]["frechet_distance"]

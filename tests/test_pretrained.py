@@ -66,7 +66,18 @@ def test_shipped_generator_still_scores_what_its_card_says(card_path):
     assert scores["frechet_distance"] == pytest.approx(
         expected["frechet_distance"], rel=0.03, abs=0.05
     )
-    assert scores["coverage"] == expected["coverage"]
+    assert scores["classes_drawn"] == expected["classes_drawn"]
+    # the newer scores (issue 15), each with its spread over the same draws
+    assert scores["draws"] == expected["draws"] == 5
+    for name in ("fd_mean_term", "fd_cov_term", "frechet_distance_std"):
+        assert scores[name] == pytest.approx(expected[name], rel=0.03, abs=0.05), name
+    assert scores["kid"] == pytest.approx(expected["kid"], rel=0.03, abs=1e-3)
+    for name in ("precision", "recall", "density", "coverage", "copies"):
+        assert scores[name] == pytest.approx(expected[name], abs=0.01), name
+        assert scores[f"{name}_std"] == pytest.approx(expected[f"{name}_std"], abs=0.01)
+    assert scores["nearest_train_pixels"] == pytest.approx(
+        expected["nearest_train_pixels"], abs=0.02
+    )
     if G.num_classes:
         assert scores["accuracy"] == pytest.approx(expected["accuracy"], abs=0.003)
     else:  # what an unconditional generator draws, digit by digit
@@ -78,6 +89,23 @@ def test_conditional_dcgan_meets_its_accuracy_targets():
     s = cgan_lib.model_card("cdcgan")["scores"]
     assert s["accuracy"] >= 0.99
     assert min(s["accuracy_per_label"]) >= 0.97
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=lambda p: p.stem)
+def test_no_shipped_model_copies_its_training_digits(card_path):
+    card = json.loads(card_path.read_text())
+    s, real = card["scores"], card["real_reference"]
+    assert s["n"] == real["n"] and s["draws"] == real["draws"]
+    # no more near-copies than held-out real digits have, beyond their spread
+    assert s["copies"] <= real["copies"] + 3 * real["copies_std"] + 0.01
+    assert s["nearest_train_pixels"] > 0.8 * real["nearest_train_pixels"]
+
+
+def test_conditional_dcgan_is_near_real_data_on_the_neighbour_scores():
+    card = cgan_lib.model_card("cdcgan")
+    s, real = card["scores"], card["real_reference"]
+    for name in ("precision", "recall", "coverage"):
+        assert s[name] >= real[name] - 0.1, name
 
 
 def test_conditional_dcgan_meets_its_frechet_target():
