@@ -14,6 +14,7 @@ One module per concept, each importing only those above it:
     metrics     the MNIST classifier and the scores built on it
     viz         grids, PNGs, GIFs, plots;  widgets  the ipywidgets panels
     toy         1-D and 2-D GANs for the theory chapters;  export  ONNX for the web page
+    toolbox     chapter 9's recipes and the table of their benchmark results
     __main__    the command line: python -m cgan_lib --help
 """
 

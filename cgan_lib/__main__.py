@@ -31,7 +31,7 @@ from .checkpoint import (
 from .data import SIZES
 from .errors import BadInput, CganError, check_range, describe_range, short
 from .export import export_onnx
-from .losses import GENERATOR_LOSSES
+from .losses import LOSSES
 from .metrics import (
     evaluate_generator,
     format_table,
@@ -128,6 +128,10 @@ def cmd_train(args):
         model=args.model,
         model_kwargs=model_kwargs,
         loss=args.loss,
+        spectral_norm=args.spectral_norm,
+        r1=args.r1,
+        r2=args.r2,
+        gp_weight=args.gp_weight,
         batch_size=args.batch_size,
         lr_g=args.lr,
         lr_d=args.lr,
@@ -326,7 +330,29 @@ def build_parser() -> Parser:
     p.add_argument(
         "--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps"
     )
-    p.add_argument("--loss", default="nonsaturating", choices=list(GENERATOR_LOSSES))
+    p.add_argument(
+        "--loss",
+        default="nonsaturating",
+        choices=list(LOSSES),
+        help="the D and G losses (chapters 3 and 9)",
+    )
+    p.add_argument(
+        "--spectral-norm",
+        action="store_true",
+        help="spectral normalisation of D's weights (chapter 9)",
+    )
+    p.add_argument(
+        "--r1", type=number(0, 1e4), default=0.0, help="R1 penalty gamma (0 = off)"
+    )
+    p.add_argument(
+        "--r2", type=number(0, 1e4), default=0.0, help="R2 penalty gamma (0 = off)"
+    )
+    p.add_argument(
+        "--gp-weight",
+        type=number(0, 1e4),
+        default=10.0,
+        help="WGAN-GP penalty weight (--loss wgan-gp only)",
+    )
     p.add_argument("--batch-size", type=number(1, 65536, integer=True), default=128)
     p.add_argument("--lr", type=number(0, 1, lo_open=True), default=2e-4)
     p.add_argument(

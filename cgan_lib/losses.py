@@ -11,6 +11,9 @@ Generator, minimax ("saturating", Goodfellow et al. 2014):
     minimise E log(1 - D(G(z))) = -softplus(l_fake).
 Generator, non-saturating (the paper's practical fix):
     minimise -E log D(G(z)) = softplus(-l_fake).
+
+Below them, chapter 9's toolbox: hinge, least squares and Wasserstein losses on the same
+raw scores, the WGAN-GP, R1 and R2 gradient penalties, and ACGAN's class loss.
 """
 
 import torch
@@ -47,3 +50,109 @@ def non_saturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 GENERATOR_LOSSES = {"saturating": saturating_loss, "nonsaturating": non_saturating_loss}
+
+
+# --------------------------------------------------------------------------------------
+# The toolbox (chapter 9): other losses on the same logits, and penalties on D.
+# Each discriminator loss takes real_target so the table below has one signature; only
+# the cross-entropy loss uses it (TrainConfig refuses real_target < 1 with the others).
+
+
+def hinge_discriminator_loss(real_logits, fake_logits, real_target=1.0):
+    """E max(0, 1 - D(x)) + E max(0, 1 + D(G(z))) (Lim & Ye 2017; Miyato et al. 2018).
+
+    A real scored above +1, or a fake below -1, costs nothing: D stops pushing on
+    samples it already separates by the margin and spends its capacity on the others.
+    """
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def hinge_generator_loss(fake_logits):
+    """-E D(G(z)): the generator raises the critic's score of its samples."""
+    return -fake_logits.mean()
+
+
+def least_squares_discriminator_loss(real_logits, fake_logits, real_target=1.0):
+    """LSGAN (Mao et al. 2017): D regresses its raw score to 1 on reals, 0 on fakes.
+
+    A fake far on the wrong side of the boundary is still penalised quadratically, so
+    the generator keeps a gradient where the sigmoid of the cross-entropy saturates.
+    """
+    return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits**2).mean()
+
+
+def least_squares_generator_loss(fake_logits):
+    """0.5 E (D(G(z)) - 1)^2: the generator wants its samples scored as reals (1)."""
+    return 0.5 * ((fake_logits - 1) ** 2).mean()
+
+
+def wasserstein_discriminator_loss(real_logits, fake_logits, real_target=1.0):
+    """E D(G(z)) - E D(x): the critic's estimate of the Wasserstein-1 distance, negated
+    (Arjovsky et al. 2017). Only meaningful for a 1-Lipschitz critic, which the
+    gradient penalty below enforces softly (WGAN-GP, Gulrajani et al. 2017).
+    """
+    return fake_logits.mean() - real_logits.mean()
+
+
+def wasserstein_generator_loss(fake_logits):
+    """-E D(G(z))."""
+    return -fake_logits.mean()
+
+
+def gradient_penalty(D, real, fake, y, rng=None):
+    """WGAN-GP: E (||grad_x D(x_hat)|| - 1)^2 at random points x_hat between a real
+    and a fake image; zero when D's gradient norm is 1 there (a 1-Lipschitz critic).
+    """
+    eps = torch.rand(real.shape[0], 1, 1, 1, generator=rng, device=real.device)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x_hat, y).sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def r1_penalty(D, x, y):
+    """R1 (Mescheder et al. 2018): E ||grad_x D(x)||^2 on real images (R2: on fakes).
+
+    Zero where D is flat around the data, so D cannot build steep walls that make
+    training oscillate (the Dirac-GAN of chapter 6); weighted by gamma / 2.
+    """
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x, y).sum(), x, create_graph=True)
+    return grad.flatten(1).square().sum(1).mean()
+
+
+def class_loss(D, x, y):
+    """ACGAN (Odena et al. 2017): cross-entropy of D's class head on images x with
+    labels y. D adds it on reals and fakes; G adds it on its fakes, for its labels.
+    """
+    return F.cross_entropy(D.classify(x), y)
+
+
+DISCRIMINATOR_LOSSES = {
+    "nonsaturating": discriminator_loss,
+    "saturating": discriminator_loss,
+    "hinge": hinge_discriminator_loss,
+    "lsgan": least_squares_discriminator_loss,
+    "wgan-gp": wasserstein_discriminator_loss,
+}
+GENERATOR_LOSSES.update(
+    hinge=hinge_generator_loss,
+    lsgan=least_squares_generator_loss,
+    **{"wgan-gp": wasserstein_generator_loss},
+)
+LOSSES = tuple(DISCRIMINATOR_LOSSES)  # the values of TrainConfig.loss
+
+
+def discriminator_extras(cfg, D, x, y_real, fake, y_fake, rng=None):
+    """The terms a config adds to D's loss: WGAN-GP's penalty, R1, R2, ACGAN's class
+    loss. None when there are none (the plain losses).
+    """
+    terms = []
+    if cfg.loss == "wgan-gp":
+        terms.append(cfg.gp_weight * gradient_penalty(D, x, fake, y_real, rng))
+    if cfg.r1 > 0:
+        terms.append(cfg.r1 / 2 * r1_penalty(D, x, y_real))
+    if cfg.r2 > 0:
+        terms.append(cfg.r2 / 2 * r1_penalty(D, fake, y_fake))
+    if getattr(D, "conditioning", None) == "acgan":
+        terms.append(class_loss(D, x, y_real) + class_loss(D, fake, y_fake))
+    return sum(terms) if terms else None

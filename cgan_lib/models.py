@@ -9,7 +9,9 @@ because that is numerically stable.
 Conditioning (Mirza & Osindero, 2014): the label is one-hot encoded and concatenated to
 the generator's input, and to the discriminator's input (as 10 constant planes for the
 convolutional one). The projection discriminator (Miyato & Koyama, 2018) instead adds
-<embed(y), features(x)> to an unconditional logit.
+<embed(y), features(x)> to an unconditional logit. The auxiliary-classifier
+discriminator (ACGAN, Odena et al., 2017) does not see the label: a second head,
+`D.classify(x)`, predicts it, and both players are trained to make it right.
 
 `build(name)` makes the pair for one of the names in `MODELS`.
 """
@@ -23,7 +25,7 @@ import torch.nn.functional as F
 from .errors import BadInput, check_range, short
 
 NUM_CLASSES = 10
-CONDITIONINGS = ("concat", "projection")  # how a discriminator sees the label
+CONDITIONINGS = ("concat", "projection", "acgan")  # how a discriminator sees the label
 
 
 def one_hot(y: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Tensor:
@@ -83,7 +85,8 @@ class MLPDiscriminator(nn.Module):
 
     conditioning="concat": the one-hot label is concatenated to the input (Mirza &
     Osindero). conditioning="projection": logit = linear(features) + <embed(y),
-    features> (Miyato & Koyama).
+    features> (Miyato & Koyama). conditioning="acgan": the logit ignores the label and
+    classify(x) predicts it (Odena et al.).
     """
 
     def __init__(self, num_classes: int, width: int, conditioning: str):
@@ -104,6 +107,12 @@ class MLPDiscriminator(nn.Module):
         if num_classes and conditioning == "projection":
             self.embed = nn.Embedding(num_classes, width)
             nn.init.normal_(self.embed.weight, std=0.02)
+        if num_classes and conditioning == "acgan":
+            self.class_head = nn.Linear(width, num_classes)
+
+    def classify(self, x):
+        """ACGAN: class logits (N, num_classes) from the same features as the logit."""
+        return self.class_head(self.features(x.flatten(1)))
 
     def forward(self, x, y=None):
         check_labels(y, self.num_classes, x.shape[0])
@@ -174,6 +183,7 @@ class ConvDiscriminator(nn.Module):
 
     conditioning="concat": the one-hot label enters as 10 extra constant input planes.
     conditioning="projection": logit = linear(features) + <embed(y), features>.
+    conditioning="acgan": the logit ignores the label; classify(x) predicts it.
     """
 
     def __init__(self, num_classes: int, width: int, conditioning: str):
@@ -196,6 +206,12 @@ class ConvDiscriminator(nn.Module):
         if num_classes and conditioning == "projection":
             self.embed = nn.Embedding(num_classes, 2 * width * 7 * 7)
             nn.init.normal_(self.embed.weight, std=0.02)
+        if num_classes and conditioning == "acgan":
+            self.class_head = nn.Linear(2 * width * 7 * 7, num_classes)
+
+    def classify(self, x):
+        """ACGAN: class logits (N, num_classes) from the same features as the logit."""
+        return self.class_head(self.features(x))
 
     def forward(self, x, y=None):
         check_labels(y, self.num_classes, x.shape[0])
@@ -294,6 +310,19 @@ def build(name: str, **overrides) -> tuple[nn.Module, nn.Module]:
     D = ConvDiscriminator(k, width, conditioning)
     dcgan_init(G), dcgan_init(D)
     return G, D
+
+
+def add_spectral_norm(D: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al., 2018) of every weight of D but embeddings.
+
+    Each weight W is used as W / sigma(W), its largest singular value estimated by one
+    power iteration per forward pass, so each layer is 1-Lipschitz and D cannot grow
+    steeper by growing its weights. torch's parametrization does the work.
+    """
+    for m in D.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.utils.parametrizations.spectral_norm(m)
+    return D
 
 
 def count_parameters(module: nn.Module) -> int:

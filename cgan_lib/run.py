@@ -18,8 +18,8 @@ import torch
 import torch.nn as nn
 
 from .errors import BadInput, check_range, short
-from .losses import GENERATOR_LOSSES
-from .models import build, model_options
+from .losses import LOSSES
+from .models import add_spectral_norm, build, model_options
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # per step; d_real = mean D(x)
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes 64-bit seeds
@@ -33,7 +33,9 @@ class TrainConfig:
     model_kwargs: dict = field(
         default_factory=dict
     )  # overrides of models.MODELS[model]
-    loss: str = "nonsaturating"  # generator loss: "nonsaturating" or "saturating"
+    # the losses of chapter 3 ("nonsaturating", "saturating"), or chapter 9's "hinge",
+    # "lsgan", "wgan-gp" (each one a D loss and a G loss; see losses.LOSSES)
+    loss: str = "nonsaturating"
     batch_size: int = 128
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -46,6 +48,11 @@ class TrainConfig:
     )
     # (start_step, end_step): rates fall linearly to 0; () = constant
     lr_decay: tuple = ()
+    # Chapter 9's regularisers of D: 0 / False = off
+    spectral_norm: bool = False  # every weight of D divided by its spectral norm
+    r1: float = 0.0  # gamma of the R1 penalty, gamma/2 E|grad D(x)|^2 on reals
+    r2: float = 0.0  # the same on fakes
+    gp_weight: float = 10.0  # lambda of WGAN-GP's penalty (loss="wgan-gp" only)
     seed: int = 0
     # Bookkeeping: how the run is observed and saved. It never changes the weights, so a
     # resumed run may change it freely (see weight_settings).
@@ -56,10 +63,9 @@ class TrainConfig:
     checkpoint_seconds: float = 60.0  # ... and at least this often in wall time
 
     def __post_init__(self):
-        if self.loss not in GENERATOR_LOSSES:
-            raise BadInput(
-                f"loss must be one of {', '.join(GENERATOR_LOSSES)}, got {self.loss!r}"
-            )
+        if self.loss not in LOSSES:
+            choices = ", ".join(LOSSES)
+            raise BadInput(f"loss must be one of {choices}, got {self.loss!r}")
         self.model_kwargs = dict(self.model_kwargs)
         if not isinstance(self.mixed_precision, bool):
             raise BadInput(
@@ -81,6 +87,18 @@ class TrainConfig:
         self.real_target = check_range(
             "real_target", self.real_target, 0, 1, lo_open=True
         )
+        if self.real_target != 1 and self.loss not in ("nonsaturating", "saturating"):
+            raise BadInput(
+                "real_target < 1 (label smoothing) is for the cross-entropy losses "
+                f"(nonsaturating, saturating), not loss={self.loss!r}"
+            )
+        if not isinstance(self.spectral_norm, bool):
+            raise BadInput(
+                f"spectral_norm must be True or False, got {self.spectral_norm!r}"
+            )
+        self.r1 = check_range("r1", self.r1, 0, 1e4)
+        self.r2 = check_range("r2", self.r2, 0, 1e4)
+        self.gp_weight = check_range("gp_weight", self.gp_weight, 0, 1e4)
         self.seed = check_range("seed", self.seed, 0, MAX_SEED, integer=True)
         self.lr_decay = tuple(
             check_range("lr_decay step", s, 0, 10**9, integer=True)
@@ -213,6 +231,8 @@ def new_run(config: TrainConfig, device=None) -> GANRun:
     device = pick_device(device)
     torch.manual_seed(config.seed)  # initial weights depend on the seed only
     G, D = build(config.model, **config.model_kwargs)
+    if config.spectral_norm:
+        add_spectral_norm(D)
     G, D = G.to(device), D.to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if config.ema > 0 else None
     fused = (

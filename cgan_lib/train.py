@@ -26,7 +26,12 @@ import torch.nn as nn
 from . import data as mnist
 from .checkpoint import RunLock, load_checkpoint, save_checkpoint
 from .errors import BadInput, CheckpointError, TrainingDiverged, check_range
-from .losses import GENERATOR_LOSSES, discriminator_loss
+from .losses import (
+    DISCRIMINATOR_LOSSES,
+    GENERATOR_LOSSES,
+    class_loss,
+    discriminator_extras,
+)
 from .run import (
     HISTORY_KEYS,
     GANRun,
@@ -63,7 +68,10 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
         fake = G(z, y_fake)
         real_logits = D(x, y_real).float()
         fake_logits = D(fake.detach(), y_fake).float()
-    d_loss = discriminator_loss(real_logits, fake_logits, cfg.real_target)
+    d_loss = DISCRIMINATOR_LOSSES[cfg.loss](real_logits, fake_logits, cfg.real_target)
+    extras = discriminator_extras(cfg, D, x, y_real, fake.detach(), y_fake, rng)
+    if extras is not None:  # penalties and ACGAN's class loss (chapter 9)
+        d_loss = d_loss + extras
     run.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     run.opt_d.step()
@@ -73,6 +81,8 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     D.requires_grad_(False)
     with bf16:
         g_loss = GENERATOR_LOSSES[cfg.loss](D(fake, y_fake).float())
+        if getattr(D, "conditioning", None) == "acgan":  # G wants its label read
+            g_loss = g_loss + class_loss(D, fake, y_fake)
     run.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     run.opt_g.step()
