@@ -535,6 +535,7 @@ def score(
     classifier_path: str | Path = CLASSIFIER_PATH,
     seed: int = 0,
     repeats: int = REPEATS,
+    memo_samples: int = MEMO_SAMPLES,
 ) -> dict:
     """Scores of a set of digits against the held-out half B of the test set.
 
@@ -550,10 +551,12 @@ def score(
     in `per_class`), and memorisation: `copies` (the fraction of digits closer to a
     training digit than 99% of held-out real digits are) and the median distance to
     the nearest training digit in pixels and in features (on the first
-    MEMO_SAMPLES digits). Also the class histogram of the classifier's readings and
-    `classes_drawn`, the classes holding >= 5% of the digits.
+    `memo_samples` digits: the search through 60,000 is the slow part). Also the
+    class histogram of the classifier's readings and `classes_drawn`, the classes
+    holding >= 5% of the digits.
     """
     check_range("repeats", repeats, 1, 100, integer=True)
+    check_range("memo_samples", memo_samples, 1, MAX_SAMPLES, integer=True)
     model = load_classifier(str(classifier_path))
     images = _checked_images(images)
     labels = _checked_labels(labels, len(images))
@@ -574,7 +577,7 @@ def score(
     # what each digit is, for the per-class scores: as requested, else as read
     classes = labels if labels is not None else preds
 
-    memo_idx = order[: min(n, MEMO_SAMPLES)]
+    memo_idx = order[: min(n, memo_samples)]
     near = nearest_training_digits(images[memo_idx], classifier_path)
     is_copy = near["pixels"] < copy_threshold(str(classifier_path), seed)
     memo_size = max(1, len(memo_idx) // repeats)
@@ -628,7 +631,10 @@ def score(
 
 
 def real_reference(
-    n: int = 5000, classifier_path: str | Path = CLASSIFIER_PATH, seed: int = 0
+    n: int = 5000,
+    classifier_path: str | Path = CLASSIFIER_PATH,
+    seed: int = 0,
+    memo_samples: int = MEMO_SAMPLES,
 ) -> dict:
     """The same scores for n real digits from test half A: what a perfect generator
     would get, spread included.
@@ -639,19 +645,23 @@ def real_reference(
     idx = torch.randperm(
         len(images_a), generator=torch.Generator().manual_seed(seed + 1)
     )[:n]
-    return score(images_a[idx], labels_a[idx], classifier_path, seed)
+    return score(
+        images_a[idx], labels_a[idx], classifier_path, seed, memo_samples=memo_samples
+    )
 
 
-def evaluate_generator(G: nn.Module, per_class: int = 500, seed: int = 0) -> dict:
+def evaluate_generator(
+    G: nn.Module, per_class: int = 500, seed: int = 0, memo_samples: int = MEMO_SAMPLES
+) -> dict:
     """Scores of a generator: per_class samples of each digit (conditional) or 10 *
-    per_class (unconditional).
+    per_class (unconditional); `memo_samples` of them searched for copies.
     """
     start = time.perf_counter()
     if G.num_classes:
         images, labels = sample_by_label(G, per_class, seed=seed)
     else:
         images, labels = mnist.to_uint8(generate(G, n=10 * per_class, seed=seed)), None
-    out = score(images, labels)
+    out = score(images, labels, memo_samples=memo_samples)
     out["seconds"] = time.perf_counter() - start
     return out
 
