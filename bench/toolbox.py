@@ -73,7 +73,16 @@ def main(argv=None) -> None:
                     "seed": seed,
                     "accuracy": scores["accuracy"],
                     "frechet_distance": scores["frechet_distance"],
-                    "coverage": scores["coverage"],
+                    # classes holding >= 5% of the samples (called coverage before
+                    # metrics had precision/recall/density/coverage; those are kept too)
+                    "classes_drawn": scores.get(
+                        "classes_drawn", scores.get("coverage")
+                    ),
+                    **{
+                        k: scores[k]
+                        for k in ("precision", "recall", "density", "coverage")
+                        if k in scores and "classes_drawn" in scores
+                    },
                     "wall_seconds": round(wall, 1),
                     "train_seconds": round(run.elapsed, 1),
                 }

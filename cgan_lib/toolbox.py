@@ -30,7 +30,7 @@ RECIPES = {
     "projection D": {"model_kwargs": {"conditioning": "projection"}},
     "ACGAN D": {"model_kwargs": {"conditioning": "acgan"}},
 }
-RUN_KEYS = ("seed", "accuracy", "frechet_distance", "coverage", "wall_seconds")
+RUN_KEYS = ("seed", "accuracy", "frechet_distance", "classes_drawn", "wall_seconds")
 HEADER_KEYS = ("command", "model", "steps", "seeds", "per_class", "device", "version")
 
 
