@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import recipes
 from .checkpoint import (
     PRETRAINED_DIR,
     check_ship_name,
@@ -42,7 +43,7 @@ from .metrics import (
     train_classifier,
 )
 from .models import CONDITIONINGS, LIMITS, MODELS
-from .run import MAX_SEED, TrainConfig
+from .run import MAX_SEED, TrainConfig, pick_device
 from .sample import MAX_PER_CLASS, check_number, sample_by_label, write_number
 from .train import check_out_dir, fit
 from .viz import grid, save_png, timelapse
@@ -112,33 +113,37 @@ def output_file(path: str, suffixes: tuple[str, ...]) -> Path:
 
 
 def cmd_train(args):
-    model_kwargs = {}
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    # The recipe (cgan_lib.recipes) gives the starting settings; flags override them.
+    device = pick_device(args.device)
+    recipe = recipes.choose(args.recipe, device)
+    print(recipes.reason(recipe, args.recipe, device))
+    settings = recipes.recipe_settings(args.model, recipe)
+    model_kwargs = settings.setdefault("model_kwargs", {})
     for key in ("width", "conditioning", "refine"):
         if getattr(args, key) is not None:
             model_kwargs[key] = getattr(args, key)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    steps_per_epoch = (
-        SIZES["train"] // args.batch_size
-    )  # fit's default data: MNIST's train
-    lr_decay = ()
-    if args.lr_decay:
-        lr_decay = tuple(round(e * steps_per_epoch) for e in args.lr_decay)
+    given = dict(
+        loss=args.loss,
+        batch_size=args.batch_size,
+        ema=args.ema,
+        augment_degrees=args.augment,
+    )
+    settings.update({k: v for k, v in given.items() if v is not None})
+    if args.lr is not None:
+        settings["lr_g"] = settings["lr_d"] = args.lr
+    if args.lr_decay:  # epochs -> steps of fit's default data, MNIST's train
+        steps_per_epoch = SIZES["train"] // settings.get("batch_size", 128)
+        settings["lr_decay"] = tuple(round(e * steps_per_epoch) for e in args.lr_decay)
     config = TrainConfig(
         model=args.model,
-        model_kwargs=model_kwargs,
-        loss=args.loss,
+        **settings,
         spectral_norm=args.spectral_norm,
         r1=args.r1,
         r2=args.r2,
         gp_weight=args.gp_weight,
-        batch_size=args.batch_size,
-        lr_g=args.lr,
-        lr_d=args.lr,
-        ema=args.ema,
-        augment_degrees=args.augment,
         seed=args.seed,
-        lr_decay=lr_decay,
     )
     out = check_out_dir(args.out)
     started = time.perf_counter()
@@ -158,6 +163,7 @@ def cmd_train(args):
         "command": args.command_line,
         "config": asdict(run.config),
         "model": config.model,
+        "recipe": recipe,
         "step": run.step,
         "device": str(run.device),
         "threads": torch.get_num_threads(),
@@ -332,7 +338,6 @@ def build_parser() -> Parser:
     )
     p.add_argument(
         "--loss",
-        default="nonsaturating",
         choices=list(LOSSES),
         help="the D and G losses (chapters 3 and 9)",
     )
@@ -353,8 +358,21 @@ def build_parser() -> Parser:
         default=10.0,
         help="WGAN-GP penalty weight (--loss wgan-gp only)",
     )
-    p.add_argument("--batch-size", type=number(1, 65536, integer=True), default=128)
-    p.add_argument("--lr", type=number(0, 1, lo_open=True), default=2e-4)
+    p.add_argument(
+        "--recipe",
+        default="auto",
+        choices=list(recipes.RECIPES),
+        help="starting settings: fast (CPU), shipped (the shipped model's), or auto: "
+        "fast on a CPU, shipped on a GPU (cgan_lib/recipes.py); flags override it",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=number(1, 65536, integer=True),
+        help="default: the recipe's (128)",
+    )
+    p.add_argument(
+        "--lr", type=number(0, 1, lo_open=True), help="both players; default 2e-4"
+    )
     p.add_argument(
         "--width",
         type=number(*LIMITS["width"], integer=True),
@@ -373,13 +391,12 @@ def build_parser() -> Parser:
     p.add_argument(
         "--ema",
         type=number(0, 0.99999),
-        default=0.0,
-        help="EMA decay of generator weights, e.g. 0.999 (0 = off)",
+        help="EMA decay of generator weights, e.g. 0.999 (0 = off; default: the "
+        "recipe's)",
     )
     p.add_argument(
         "--augment",
         type=number(0, 180),
-        default=0.0,
         help="random rotation of real digits, degrees",
     )
     p.add_argument(

@@ -61,3 +61,33 @@ def test_the_reason_quotes_the_benchmark_file():
     assert "asked for" in recipes.reason("shipped", "shipped", torch.device("cpu"))
     with pytest.raises(BadInput, match="unknown model"):
         recipes.recipe_settings("gan", "fast")
+
+
+def run_train(tmp_path, capsys, *flags):
+    from cgan_lib.__main__ import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--model", "cdcgan", "--steps", "1", "--out", str(out)]
+    assert main([*argv, "--device", "cpu", *flags]) == 0
+    printed = capsys.readouterr().out
+    return printed, json.loads((out / "summary.json").read_text())
+
+
+def test_train_on_a_cpu_uses_the_fast_recipe_and_says_why(tmp_path, capsys):
+    printed, summary = run_train(tmp_path, capsys)
+    assert "recipe fast, chosen for a CPU by --recipe auto" in printed
+    assert summary["recipe"] == "fast"
+    assert summary["config"]["model_kwargs"] == {"width": 32, "refine": False}
+    assert summary["config"]["ema"] == 0.999
+
+
+def test_flags_override_the_recipe_and_shipped_is_one_flag_away(tmp_path, capsys):
+    _, summary = run_train(tmp_path, capsys, "--width", "16", "--ema", "0")
+    assert summary["config"]["model_kwargs"] == {"width": 16, "refine": False}
+    assert summary["config"]["ema"] == 0
+    _, summary = run_train(tmp_path / "b", capsys, "--recipe", "shipped")
+    assert summary["recipe"] == "shipped"
+    assert summary["config"]["model_kwargs"] == {"width": 48}
+    assert tuple(summary["config"]["lr_decay"]) == tuple(
+        model_card("cdcgan")["config"]["lr_decay"]
+    )
