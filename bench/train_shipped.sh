@@ -5,7 +5,7 @@
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 THREADS=${THREADS:-2}
-train() { name=$1; shift; $PY -m cgan_lib train "$@" --seed 0 --threads "$THREADS" --out "runs/$name" && $PY -m cgan_lib ship --run "runs/$name" --name "$name"; }
+train() { name=$1; shift; $PY -m cgan_lib train --recipe plain "$@" --seed 0 --threads "$THREADS" --out "runs/$name" && $PY -m cgan_lib ship --run "runs/$name" --name "$name"; }
 case "${1:-all}" in
   mlp_saturating|all) train mlp_saturating --model mlp --loss saturating --epochs 20 ;;&
   mlp|all)            train mlp --model mlp --epochs 20 ;;&

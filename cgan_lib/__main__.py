@@ -112,13 +112,11 @@ def output_file(path: str, suffixes: tuple[str, ...]) -> Path:
     return out
 
 
-def cmd_train(args):
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    # The recipe (cgan_lib.recipes) gives the starting settings; flags override them.
-    device = pick_device(args.device)
+def train_config(args, device: torch.device) -> tuple[TrainConfig, str]:
+    """The run's TrainConfig and recipe name: the recipe (cgan_lib.recipes) gives the
+    starting settings, and every flag given overrides them.
+    """
     recipe = recipes.choose(args.recipe, device)
-    print(recipes.reason(recipe, args.recipe, device))
     settings = recipes.recipe_settings(args.model, recipe)
     model_kwargs = settings.setdefault("model_kwargs", {})
     for key in ("width", "conditioning", "refine"):
@@ -145,6 +143,15 @@ def cmd_train(args):
         gp_weight=args.gp_weight,
         seed=args.seed,
     )
+    return config, recipe
+
+
+def cmd_train(args):
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    config, recipe = train_config(args, device)
+    print(recipes.reason(recipe, args.recipe, device))
     out = check_out_dir(args.out)
     started = time.perf_counter()
     seconds = args.minutes * 60 if args.minutes else None
@@ -362,8 +369,9 @@ def build_parser() -> Parser:
         "--recipe",
         default="auto",
         choices=list(recipes.RECIPES),
-        help="starting settings: fast (CPU), shipped (the shipped model's), or auto: "
-        "fast on a CPU, shipped on a GPU (cgan_lib/recipes.py); flags override it",
+        help="starting settings: fast (CPU), shipped (the shipped model's), plain (the "
+        "library's defaults), or auto: fast on a CPU, shipped on a GPU "
+        "(cgan_lib/recipes.py); flags override it",
     )
     p.add_argument(
         "--batch-size",

@@ -6,6 +6,8 @@ Two recipes per model, in one table:
   32 and no refinement convolutions (about 1.5x the images/s of the shipped
   architecture), with an EMA of G's weights, which sharpens the samples of a short run.
 - "shipped": the exact settings of the shipped model, read from its model card.
+- "plain": the library's own defaults (models.MODELS and TrainConfig) and nothing else:
+  what `train` did before recipes, and what the shipped models' commands name.
 
 `--recipe auto` (the default) takes "fast" on a CPU and "shipped" on a GPU. The numbers
 behind that choice are bench/bench.py's, in cgan_lib/benchmarks.json: `reason()` quotes
@@ -31,7 +33,7 @@ FAST = {
     "cmlp": dict(ema=0.999),
     "mlp": dict(ema=0.999),
 }
-RECIPES = ("auto", "fast", "shipped")
+RECIPES = ("auto", "fast", "shipped", "plain")
 # What a recipe may set: the weight settings of TrainConfig, never seed or bookkeeping.
 SHIPPED_KEYS = (
     "model_kwargs",
@@ -48,9 +50,11 @@ SHIPPED_KEYS = (
 
 
 def recipe_settings(model: str, recipe: str) -> dict:
-    """TrainConfig keyword arguments of `recipe` ("fast" or "shipped") for `model`."""
+    """TrainConfig keyword arguments of `recipe` (fast, shipped, plain) for `model`."""
     if model not in MODELS:
         raise BadInput(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    if recipe == "plain":
+        return {}
     if recipe == "fast":
         return {
             k: (dict(v) if isinstance(v, dict) else v) for k, v in FAST[model].items()
