@@ -132,7 +132,9 @@ def train_config(args, device: torch.device) -> tuple[TrainConfig, str]:
     if args.lr is not None:
         settings["lr_g"] = settings["lr_d"] = args.lr
     if args.lr_decay:  # epochs -> steps of fit's default data, MNIST's train
-        steps_per_epoch = SIZES["train"] // settings.get("batch_size", 128)
+        steps_per_epoch = SIZES["train"] // settings.get(
+            "batch_size", TrainConfig.batch_size
+        )
         settings["lr_decay"] = tuple(round(e * steps_per_epoch) for e in args.lr_decay)
     config = TrainConfig(
         model=args.model,

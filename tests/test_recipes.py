@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from cgan_lib import recipes
+from cgan_lib.__main__ import main
 from cgan_lib.checkpoint import model_card
 from cgan_lib.errors import BadInput
 from cgan_lib.models import MODELS
@@ -64,8 +65,6 @@ def test_the_reason_quotes_the_benchmark_file():
 
 
 def run_train(tmp_path, capsys, *flags):
-    from cgan_lib.__main__ import main
-
     out = tmp_path / "run"
     argv = ["train", "--model", "cdcgan", "--steps", "1", "--out", str(out)]
     assert main([*argv, "--device", "cpu", *flags]) == 0
