@@ -381,7 +381,9 @@ def build_parser() -> Parser:
         help="default: the recipe's (128)",
     )
     p.add_argument(
-        "--lr", type=number(0, 1, lo_open=True), help="both players; default 2e-4"
+        "--lr",
+        type=number(0, 1, lo_open=True),
+        help="both players; default: the recipe's (2e-4, 1e-3 for the fast cdcgan)",
     )
     p.add_argument(
         "--width",

@@ -5,6 +5,9 @@ Two recipes per model, in one table:
 - "fast": what reaches good digits soonest on a CPU. For the convolutional models, width
   32 and no refinement convolutions (about 1.5x the images/s of the shipped
   architecture), with an EMA of G's weights, which sharpens the samples of a short run.
+  The conditional DCGAN also learns at 1e-3, five times the DCGAN paper's 2e-4: on the
+  2-core CPU that took it to 96% accuracy in 600 steps instead of 78% in 900 (the
+  EMA keeps the faster, noisier steps from showing in the samples).
 - "shipped": the exact settings of the shipped model, read from its model card.
 - "plain": the library's own defaults (models.MODELS and TrainConfig) and nothing else:
   what `train` did before recipes, and what the shipped models' commands name.
@@ -28,7 +31,9 @@ from .models import MODELS
 BENCHMARKS = Path(__file__).resolve().parent / "benchmarks.json"
 
 FAST = {
-    "cdcgan": dict(model_kwargs={"width": 32, "refine": False}, ema=0.999),
+    "cdcgan": dict(
+        model_kwargs={"width": 32, "refine": False}, ema=0.999, lr_g=1e-3, lr_d=1e-3
+    ),
     "dcgan": dict(model_kwargs={"width": 32}, ema=0.999),
     "cmlp": dict(ema=0.999),
     "mlp": dict(ema=0.999),
@@ -100,7 +105,7 @@ def reason(recipe: str, asked: str, device: torch.device) -> str:
             ("shipped architecture at width 32", "cdcgan_refine"),
         )
         parts = [
-            f"{label} {summary(models[key], minutes)}"
+            f"{label} {summary(models[key], minutes, entry.get('fd_10k_reference'))}"
             for label, key in compared
             if key in models
         ]
@@ -109,11 +114,25 @@ def reason(recipe: str, asked: str, device: torch.device) -> str:
     return f"{line}. --recipe {other} trains the other one."
 
 
-def summary(result: dict, minutes: float) -> str:
-    seconds = result.get("seconds_to_accuracy", {}).get("0.98")
+def summary(result: dict, minutes: float, reference: float | None = None) -> str:
+    """'95% accuracy in 62 s, 98% accuracy in 170 s, FD 0.71 (x8.4 real digits') after
+    5 min': one benchmark result in words; the FD is to the test set over 10,000
+    digits where the file has it, against `reference`, real digits' FD.
+    """
     took = result.get("minutes", minutes)
-    reached = (
-        f"98% accuracy in {seconds:.0f} s" if seconds else f"not 98% in {took:g} min"
-    )
-    fd = result.get("final_frechet_distance")
-    return reached + (f", FD {fd:.2f} after {took:g} min" if fd is not None else "")
+    seconds = result.get("seconds_to_accuracy", {})
+    reached = [
+        f"{float(t):.0%} accuracy in {seconds[t]:.0f} s"
+        if seconds.get(t)
+        else f"not {float(t):.0%} in {took:g} min"
+        for t in ("0.95", "0.98")
+        if t in seconds
+    ]
+    fd = result.get("fd_10k")
+    if fd is not None and reference:
+        reached.append(
+            f"FD {fd:.2f} (x{fd / reference:.1f} real digits') after {took:g} min"
+        )
+    elif result.get("final_frechet_distance") is not None:
+        reached.append(f"FD {result['final_frechet_distance']:.2f} after {took:g} min")
+    return ", ".join(reached)

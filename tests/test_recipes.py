@@ -78,12 +78,18 @@ def test_train_on_a_cpu_uses_the_fast_recipe_and_says_why(tmp_path, capsys):
     assert summary["recipe"] == "fast"
     assert summary["config"]["model_kwargs"] == {"width": 32, "refine": False}
     assert summary["config"]["ema"] == 0.999
+    # the recipe's learning rate reaches the run, not the CLI's own default
+    fast_lr = recipes.FAST["cdcgan"]["lr_g"]
+    assert summary["config"]["lr_g"] == summary["config"]["lr_d"] == fast_lr
+    assert fast_lr != TrainConfig.lr_g
 
 
 def test_flags_override_the_recipe_and_shipped_is_one_flag_away(tmp_path, capsys):
-    _, summary = run_train(tmp_path, capsys, "--width", "16", "--ema", "0")
+    flags = ("--width", "16", "--ema", "0", "--lr", "3e-4")
+    _, summary = run_train(tmp_path, capsys, *flags)
     assert summary["config"]["model_kwargs"] == {"width": 16, "refine": False}
     assert summary["config"]["ema"] == 0
+    assert summary["config"]["lr_g"] == summary["config"]["lr_d"] == 3e-4
     _, summary = run_train(tmp_path / "b", capsys, "--recipe", "shipped")
     assert summary["recipe"] == "shipped"
     assert summary["config"]["model_kwargs"] == {"width": 48}
