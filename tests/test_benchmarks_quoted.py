@@ -1,0 +1,116 @@
+"""The training-fast appendix quotes cgan_lib/benchmarks.json, the file bench/bench.py
+writes: its CPU table is rebuilt here from the file and must appear in the page as
+is."""
+
+import json
+from pathlib import Path
+
+from cgan_lib.recipes import BENCHMARKS
+
+APPENDIX = Path(__file__).resolve().parents[1] / "book" / "training_fast.md"
+COLUMNS = (
+    ("cdcgan", "fast"),
+    ("cdcgan_refine", "`refine=True`"),
+    ("reference", "reference"),
+)
+
+
+def cpu_table(entry: dict) -> list[str]:
+    """The appendix's CPU table, row by row, formatted from the benchmark entry."""
+    models, ref = entry["models"], entry["fd_10k_reference"]
+
+    def seconds(model, target):
+        s = models[model]["seconds_to_accuracy"][target]
+        return f"{s:.0f} s" if s else "not reached"
+
+    def row(label, cell):
+        return f"| {label} | " + " | ".join(cell(m) for m, _ in COLUMNS) + " |"
+
+    rows = [
+        "| 2-core CPU, 5 minutes | " + " | ".join(n for _, n in COLUMNS) + " |",
+        "| --- | " + " | ".join("---:" for _ in COLUMNS) + " |",
+        row("images/s", lambda m: f"{models[m]['images_per_s']:,.0f}"),
+    ]
+    for target in ("0.9", "0.95", "0.97", "0.98"):
+        label = f"{float(target):.0%} accuracy at"
+        rows.append(row(label, lambda m, t=target: seconds(m, t)))
+    rows += [
+        row(
+            "accuracy, 10,000 digits",
+            lambda m: f"{models[m]['final_accuracy_10k']:.2%}",
+        ),
+        row(
+            "FD to the test set, 10,000 digits",
+            lambda m: f"{models[m]['fd_10k']:.2f} (×{models[m]['fd_10k'] / ref:.1f})",
+        ),
+    ]
+    return rows
+
+
+def test_the_appendix_cpu_table_is_the_benchmark_files():
+    entry = json.loads(BENCHMARKS.read_text())["cpu"]
+    text = APPENDIX.read_text()
+    for line in cpu_table(entry):
+        assert line in text, f"the appendix does not have this row of the file: {line}"
+    assert f"{entry['fd_10k_reference']:.3f}" in text  # real digits' FD, the yardstick
+
+
+def test_the_table_fails_when_a_number_differs():
+    entry = json.loads(BENCHMARKS.read_text())["cpu"]
+    entry["models"]["cdcgan"]["images_per_s"] += 1000
+    text = APPENDIX.read_text()
+    assert not all(line in text for line in cpu_table(entry))
+
+
+LR_RUNS = Path(__file__).resolve().parents[1] / "bench" / "cpu_recipes_2026-11-23.jsonl"
+LR_ROWS = (
+    ("A_fast", "2e-4 (the DCGAN paper's)"),
+    ("B_lr5", "5e-4, falling to 0 over steps 1,500-3,000"),
+    ("C_lr10", "1e-3, falling to 0 over steps 1,500-3,000"),
+)
+
+
+def learning_rate_table(lines: list[dict]) -> list[str]:
+    """The appendix's learning-rate table, from bench/steps_to_quality.py's lines."""
+    at = {(d["name"], d["step"]): d for d in lines}
+    rows = [
+        "| learning rate | accuracy at step 600 | at step 900 "
+        "| at step 3,000 (10,000 digits) | FD to the test set at step 3,000 |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, label in LR_ROWS:
+        end = at[name, 3000]
+        rows.append(
+            f"| {label} | {at[name, 600]['acc']:.1%} | {at[name, 900]['acc']:.1%} "
+            f"| {end['acc10k']:.2%} | {end['fd10k']:.2f} |"
+        )
+    return rows
+
+
+def test_the_appendix_learning_rate_table_is_the_committed_runs():
+    lines = [json.loads(line) for line in LR_RUNS.read_text().splitlines()]
+    text = APPENDIX.read_text()
+    for line in learning_rate_table(lines):
+        assert line in text, f"the appendix does not have this row of the runs: {line}"
+
+
+def side_by_side(cpu: dict, cuda: dict) -> list[str]:
+    """The appendix's CPU-against-H100 images/s rows, from both entries of the file."""
+    rows = []
+    for key, label in (("cdcgan", "fast"), ("cdcgan_refine", "`refine=True`")):
+        a, b = cpu["models"][key]["images_per_s"], cuda["models"][key]["images_per_s"]
+        rows.append(f"| {label}, images/s | {a:,.0f} | {b:,.0f} | ×{b / a:.1f} |")
+    a, b = cpu["models"]["reference"], cuda["models"]["reference"]
+    ratio = b["images_per_s"] / a["images_per_s"]
+    rows.append(
+        f"| reference, images/s | {a['images_per_s']:,.0f} "
+        f"| {b['images_per_s']:,.0f} | ×{ratio:.1f} |"
+    )
+    return rows
+
+
+def test_the_appendix_cpu_against_gpu_rows_are_the_files():
+    entries = json.loads(BENCHMARKS.read_text())
+    text = APPENDIX.read_text()
+    for line in side_by_side(entries["cpu"], entries["cuda"]):
+        assert line in text, f"the appendix does not have this row of the file: {line}"
