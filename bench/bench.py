@@ -26,6 +26,7 @@ same data, device and budget. bench/README.md says how the shipped results were 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -37,7 +38,13 @@ import torch.nn as nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cgan_lib import data as mnist  # noqa: E402
-from cgan_lib.metrics import evaluate_generator, load_classifier, predict, score  # noqa: E402
+from cgan_lib.metrics import (  # noqa: E402
+    evaluate_generator,
+    frechet_distance,
+    load_classifier,
+    predict,
+    score,
+)
 from cgan_lib.recipes import recipe_settings  # noqa: E402
 from cgan_lib.sample import generate, sample_by_label  # noqa: E402
 from cgan_lib.train import fit  # noqa: E402
@@ -128,24 +135,26 @@ class TestSetFD:
     """
 
     def __init__(self, classifier):
-        from cgan_lib.metrics import frechet_distance
-
-        self.classifier, self.distance = classifier, frechet_distance
+        self.classifier = classifier
         images, _ = mnist.load_mnist("test")
         self.test_features = predict(classifier, images)[1]
+
+    @functools.cached_property
+    def reference(self) -> float:
         train, _ = mnist.load_mnist("train")
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
-        self.reference = self.of_images(train[pick[:10_000]])[1]
+        return self.of_images(train[pick[:10_000]])[1]
 
     def of_images(self, images, labels=None):
+        """(accuracy or None, FD, what the classifier reads) of `images`."""
         predicted, features = predict(self.classifier, images)
         accuracy = None
         if labels is not None:
             accuracy = (predicted == labels).float().mean().item()
-        return accuracy, self.distance(features, self.test_features)
+        return accuracy, frechet_distance(features, self.test_features), predicted
 
     def of_generator(self, G):
-        """(accuracy or None, FD) of 1,000 digits per label (10,000 unconditional)."""
+        """of_images of 1,000 digits per label (10,000 unconditional)."""
         G = G.cpu()
         if G.num_classes:
             return self.of_images(*sample_by_label(G, 1000, seed=0))
@@ -405,7 +414,7 @@ def main():
                 run
             )  # the card's scorer: 500 per label, seed 0, the float16 sample-only file
             final_G = run.generator
-        accuracy_10k, fd_10k = yardstick.of_generator(final_G)
+        accuracy_10k, fd_10k, _ = yardstick.of_generator(final_G)
         results[name] = {
             "images_per_s": round(ips, 1),
             "seconds_to_accuracy": {str(t): reached.get(t) for t in TARGETS},

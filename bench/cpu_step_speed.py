@@ -18,10 +18,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cgan_lib import data as mnist  # noqa: E402
+from cgan_lib.recipes import recipe_settings  # noqa: E402
 from cgan_lib.run import TrainConfig, new_run  # noqa: E402
 from cgan_lib.train import train_step  # noqa: E402
 
-FAST = dict(model="cdcgan", model_kwargs={"width": 32, "refine": False}, ema=0.999)
+THREADS = torch.get_num_threads()
 VARIANTS = {
     "fast recipe": {},
     "channels_last": {"channels_last": True},
@@ -35,7 +36,8 @@ VARIANTS = {
 
 def images_per_s(images, labels, steps=150, channels_last=False, threads=None, **kw):
     torch.set_num_threads(threads or THREADS)
-    run = new_run(TrainConfig(**(FAST | kw)), torch.device("cpu"))
+    fast = recipe_settings("cdcgan", "fast")
+    run = new_run(TrainConfig(model="cdcgan", **(fast | kw)), torch.device("cpu"))
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     run.G.to(memory_format=fmt), run.D.to(memory_format=fmt)
     b = run.config.batch_size
@@ -51,8 +53,6 @@ def images_per_s(images, labels, steps=150, channels_last=False, threads=None, *
         train_step(run, *batch(i))
     return steps * b / (time.perf_counter() - start)
 
-
-THREADS = torch.get_num_threads()
 
 if __name__ == "__main__":
     images, labels = mnist.mnist_tensors("train", torch.device("cpu"))

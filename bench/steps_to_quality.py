@@ -21,10 +21,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import TestSetFD, quick_accuracy  # noqa: E402  (bench/bench.py, beside this)
 from cgan_lib import data as mnist  # noqa: E402
-from cgan_lib.metrics import frechet_distance, load_classifier, predict  # noqa: E402
+from cgan_lib.metrics import load_classifier  # noqa: E402
 from cgan_lib.run import TrainConfig, new_run  # noqa: E402
-from cgan_lib.sample import generate, sample_by_label  # noqa: E402
 from cgan_lib.train import fit  # noqa: E402
 
 
@@ -39,24 +39,18 @@ def main():
     run = new_run(config, torch.device("cpu"))
     data = mnist.mnist_tensors("train", run.device)
     classifier = load_classifier()
-    _, test_features = predict(classifier, mnist.load_mnist("test")[0])
+    yardstick = TestSetFD(classifier)  # its real-digit reference is not needed here
     for step in steps:
         fit(run, steps=step, data=data, progress=False)
         G = run.generator
         line = {"name": name, "config": spec, "step": step}
         if G.num_classes:
-            images, labels = sample_by_label(G, 100, seed=123)
-            correct = predict(classifier, images)[0] == labels
-            line["acc"] = round(correct.float().mean().item(), 4)
+            line["acc"] = round(quick_accuracy(G, classifier), 4)
         if step in (900, 1800, steps[-1]):
-            if G.num_classes:
-                images, labels = sample_by_label(G, 1000, seed=0)
-            else:
-                images = mnist.to_uint8(generate(G, n=10_000, seed=0))
-            read, features = predict(classifier, images)
-            line["fd10k"] = round(frechet_distance(features, test_features), 4)
-            if G.num_classes:
-                line["acc10k"] = round((read == labels).float().mean().item(), 4)
+            accuracy, fd, read = yardstick.of_generator(G)
+            line["fd10k"] = round(fd, 4)
+            if accuracy is not None:
+                line["acc10k"] = round(accuracy, 4)
             line["hist"] = torch.bincount(read, minlength=10).tolist()
         print(json.dumps(line), flush=True)
 
