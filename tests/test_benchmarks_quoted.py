@@ -52,7 +52,12 @@ def test_the_appendix_cpu_table_is_the_benchmark_files():
     text = APPENDIX.read_text()
     for line in cpu_table(entry):
         assert line in text, f"the appendix does not have this row of the file: {line}"
-    assert f"{entry['fd_10k_reference']:.3f}" in text  # real digits' FD, the yardstick
+    # real digits' FD, the yardstick, its spread, and the shipped cdcgan's on it
+    assert f"{entry['fd_10k_reference']:.3f}" in text
+    assert f"± {entry['fd_10k_reference_std']:.3f}" in text
+    shipped = entry["card"]["fd_10k"]
+    ratio = shipped / entry["fd_10k_reference"]
+    assert f"{shipped:.2f} (×{ratio:.1f} the real digits')" in text
 
 
 def test_the_table_fails_when_a_number_differs():

@@ -1,0 +1,62 @@
+"""Why issue 17's yardstick draws digits with the test set's label counts.
+
+    python bench/fd_label_mix.py > bench/fd_label_mix_2026-11-23.txt
+
+Real MNIST training digits, 10,000 at a time, scored against the 10,000 test digits with
+bench.py's TestSetFD (the project classifier's features), for three ways of choosing
+them, 5 draws each: 1,000 per label (what the yardstick drew before), at random (the
+training set's own mix, which varies from draw to draw), and with the test set's label
+counts (what it draws now). A perfect conditional generator is charged whatever the
+real digits drawn the same way score.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench import TestSetFD  # noqa: E402  (bench/bench.py, beside this)
+from cgan_lib import data as mnist  # noqa: E402
+from cgan_lib.metrics import load_classifier  # noqa: E402
+
+
+def by_label(labels, counts, g):
+    return torch.cat(
+        [
+            torch.nonzero(labels == d).flatten()[
+                torch.randperm(int((labels == d).sum()), generator=g)[: int(counts[d])]
+            ]
+            for d in range(10)
+        ]
+    )
+
+
+def main() -> None:
+    yardstick = TestSetFD(load_classifier())
+    train, labels = mnist.load_mnist("train")
+    test_counts = torch.bincount(yardstick.labels, minlength=10)
+    print(f"test set's label counts: {test_counts.tolist()}")
+    print("10,000 training digits against the 10,000 test digits, 5 draws each:")
+    ways = {
+        "1,000 per label": lambda g: by_label(labels, [1000] * 10, g),
+        "at random": lambda g: torch.randperm(len(train), generator=g)[:10_000],
+        "the test set's label counts": lambda g: by_label(labels, test_counts, g),
+    }
+    for name, pick in ways.items():
+        fds = [
+            yardstick.of_images(train[pick(torch.Generator().manual_seed(s))])[1]
+            for s in range(5)
+        ]
+        print(
+            f"{name:>27}: FD {statistics.fmean(fds):.4f} ± {statistics.stdev(fds):.4f}"
+            f" ({', '.join(f'{x:.3f}' for x in fds)})"
+        )
+
+
+if __name__ == "__main__":
+    main()
