@@ -1,99 +1,128 @@
 """Chapter 9's comparison: every recipe of cgan_lib.toolbox.RECIPES, several seeds each.
 
-    python bench/toolbox.py  # 8 recipes x 3 seeds: about 25 min on a busy 2-core CPU
+    python bench/toolbox.py --jobs 2  # 8 recipes x 3 seeds x 1,000 steps: ~40 min
     python bench/toolbox.py --steps 40 --seeds 0 1 --per-class 20 --out /tmp/t.json
 
-Every run trains chapter 7's conditional MLP for the same number of steps (a fixed step
-count is fairer than a time budget on a machine shared with other work; each run's wall
-time is recorded beside its scores), then scores its generator like the model cards do
-(cgan_lib.metrics.evaluate_generator). The file is rewritten after every run, so an
-interrupted benchmark leaves the runs it finished.
+Every run trains chapter 8's conditional DCGAN (cgan_lib.toolbox.MODEL and BASE) for the
+same number of steps, one CPU thread per run and --jobs runs side by side (a fixed step
+count, not a time budget, so that runs sharing the machine are compared fairly; each
+run's wall time is recorded beside its scores), then scores its generator like the model
+cards do (cgan_lib.metrics.evaluate_generator). The file is rewritten after every run,
+so an interrupted benchmark leaves the runs it finished.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import platform
 import shlex
+import signal
+import statistics
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 import cgan_lib
-from cgan_lib import TrainConfig, fit, metrics, mnist_tensors
-from cgan_lib.toolbox import RECIPES, RESULTS_PATH
+from cgan_lib import fit, metrics, mnist_tensors, toolbox
+
+
+def one_run(job: tuple) -> tuple[str, dict]:
+    """Train recipe `name` from `seed` for `steps` on one CPU thread; its scores."""
+    name, seed, steps, per_class = job
+    torch.set_num_threads(1)
+    config = toolbox.config(name, seed)
+    started = time.perf_counter()
+    run = fit(
+        config, steps=steps, data=mnist_tensors("train", "cpu"), device="cpu",
+        progress=False,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    if run.interrupted:  # stopped by a signal: a short run must not be recorded
+        return name, None
+    scores = metrics.evaluate_generator(run.generator, per_class=per_class, seed=seed)
+    return name, {
+        "seed": seed,
+        "accuracy": scores["accuracy"],
+        "frechet_distance": scores["frechet_distance"],
+        "classes_drawn": scores["classes_drawn"],
+        **{k: scores[k] for k in ("precision", "recall", "density", "coverage")},
+        # sigmoid(D) on the last 100 steps' batches: who was winning at the end
+        "d_real_last_100": statistics.fmean(run.history["d_real"][-100:]),
+        "d_fake_last_100": statistics.fmean(run.history["d_fake"][-100:]),
+        "wall_seconds": round(wall, 1),
+        "train_seconds": round(run.elapsed, 1),
+    }
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--per-class", type=int, default=50, help="samples per digit")
-    p.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=None)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--out", default=str(RESULTS_PATH))
+    p.add_argument("--per-class", type=int, default=100, help="samples per digit")
+    p.add_argument("--recipes", nargs="+", choices=list(toolbox.RECIPES), default=None)
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time, 1 thread each")
+    p.add_argument("--out", default=str(toolbox.RESULTS_PATH))
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    names = args.recipes or list(RECIPES)
+    names = args.recipes or list(toolbox.RECIPES)
+    base = asdict(toolbox.config(toolbox.BASELINE, 0))
     results = {
         "command": " ".join(
             ["python bench/toolbox.py", *map(shlex.quote, sys.argv[1:])]
         ),
-        "model": "cmlp",
+        "model": toolbox.MODEL,
+        "base": {k: base[k] for k in ("model_kwargs", "lr_g", "lr_d", "betas", "ema")},
         "steps": args.steps,
-        "batch_size": TrainConfig().batch_size,
+        "batch_size": base["batch_size"],
         "seeds": args.seeds,
         "per_class": args.per_class,
-        "device": f"cpu ({platform.processor() or platform.machine()}), "
-        f"{args.threads} thread(s), machine shared with other work",
+        "device": f"a {os.cpu_count()}-core "
+        f"{platform.processor() or platform.machine()} CPU, 1 thread per run, "
+        f"{args.jobs} run(s) at a time",
         "version": cgan_lib.__version__,
         "torch": torch.__version__,
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "recipes": {},
     }
-    data = mnist_tensors("train", "cpu")
+    # seeds outermost: a cut-short benchmark still compares every recipe
+    jobs = [(n, s, args.steps, args.per_class) for s in args.seeds for n in names]
     out = Path(args.out)
-    for seed in args.seeds:  # seeds outermost: a cut-short run still compares recipes
-        for name in names:
-            config = TrainConfig(model="cmlp", seed=seed, **RECIPES[name])
-            started = time.perf_counter()
-            run = fit(config, steps=args.steps, data=data, device="cpu", progress=False)
-            wall = time.perf_counter() - started
-            scores = metrics.evaluate_generator(
-                run.generator, per_class=args.per_class, seed=seed
-            )
-            entry = results["recipes"].setdefault(
-                name, {"config": RECIPES[name], "runs": []}
-            )
-            entry["runs"].append(
-                {
-                    "seed": seed,
-                    "accuracy": scores["accuracy"],
-                    "frechet_distance": scores["frechet_distance"],
-                    # classes holding >= 5% of the samples (called coverage before
-                    # metrics had precision/recall/density/coverage; those are kept too)
-                    "classes_drawn": scores.get(
-                        "classes_drawn", scores.get("coverage")
-                    ),
-                    **{
-                        k: scores[k]
-                        for k in ("precision", "recall", "density", "coverage")
-                        if k in scores and "classes_drawn" in scores
-                    },
-                    "wall_seconds": round(wall, 1),
-                    "train_seconds": round(run.elapsed, 1),
-                }
-            )
-            print(
-                f"seed {seed} {name:<22} acc {scores['accuracy']:.3f} "
-                f"FD {scores['frechet_distance']:.2f} {wall:.0f} s",
-                flush=True,
-            )
-            results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-            out.write_text(json.dumps(results, indent=1) + "\n")
+    mnist_tensors("train", "cpu")  # make the MNIST cache once, before the workers
+    # SIGTERM ends the benchmark like Ctrl-C, and neither leaves a worker behind
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+            record(pool.imap_unordered(one_run, jobs), results, names, out)
+    finally:
+        for worker in multiprocessing.active_children():
+            worker.kill()
+
+
+def record(finished, results: dict, names: list[str], out: Path) -> None:
+    """Add each finished run to `results` and rewrite the file after each one."""
+    for name, run in finished:
+        if run is None:
+            sys.exit(f"a run was interrupted; {out} keeps the runs before it")
+        entry = results["recipes"].setdefault(
+            name, {"config": toolbox.RECIPES[name], "runs": []}
+        )
+        entry["runs"].append(run)
+        entry["runs"].sort(key=lambda r: r["seed"])
+        print(
+            f"seed {run['seed']} {name:<22} acc {run['accuracy']:.3f} "
+            f"FD {run['frechet_distance']:.2f} {run['wall_seconds']:.0f} s",
+            flush=True,
+        )
+        results["recipes"] = {
+            n: results["recipes"][n] for n in names if n in results["recipes"]
+        }
+        results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        out.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ def train_config(args, device: torch.device) -> tuple[TrainConfig, str]:
     recipe = recipes.choose(args.recipe, device)
     settings = recipes.recipe_settings(args.model, recipe)
     model_kwargs = settings.setdefault("model_kwargs", {})
-    for key in ("width", "conditioning", "refine"):
+    for key in ("width", "conditioning", "refine", "codes"):
         if getattr(args, key) is not None:
             model_kwargs[key] = getattr(args, key)
     given = dict(
@@ -153,7 +153,6 @@ def cmd_train(args):
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     config, recipe = train_config(args, device)
-    print(recipes.reason(recipe, args.recipe, device))
     out = check_out_dir(args.out)
     started = time.perf_counter()
     seconds = args.minutes * 60 if args.minutes else None
@@ -164,6 +163,7 @@ def cmd_train(args):
         seconds=seconds,
         out_dir=out,
         device=args.device,
+        announce=recipes.reason(recipe, args.recipe, device),  # once the folder is ours
     )
     save_generator(run, out / "generator.pt")
     save_png(grid(run.snapshots[-1][1]), out / "samples.png", scale=2)
@@ -399,6 +399,12 @@ def build_parser() -> Parser:
         "--refine",
         action=argparse.BooleanOptionalAction,
         help="conv generators: a 3x3 convolution after each upsampling",
+    )
+    p.add_argument(
+        "--codes",
+        type=number(*LIMITS["codes"], integer=True),
+        help="unconditional DCGAN: an InfoGAN categorical code with this many "
+        "categories (0 = none, the default)",
     )
     p.add_argument(
         "--ema",

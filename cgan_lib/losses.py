@@ -19,6 +19,8 @@ raw scores, the WGAN-GP, R1 and R2 gradient penalties, and ACGAN's class loss.
 import torch
 import torch.nn.functional as F
 
+from .models import latent_code
+
 
 def discriminator_loss(
     real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0
@@ -118,6 +120,14 @@ def r1_penalty(D, x, y):
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x, y).sum(), x, create_graph=True)
     return grad.flatten(1).square().sum(1).mean()
+
+
+def code_loss(D, fake, z):
+    """InfoGAN (Chen et al. 2016): cross-entropy of D's code head on G's images with the
+    categories G drew them from (read off z). Both players minimise it: a lower bound on
+    the mutual information between the code and the image, up to a constant.
+    """
+    return F.cross_entropy(D.infer_code(fake), latent_code(z, D.codes))
 
 
 def class_loss(D, x, y):

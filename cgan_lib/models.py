@@ -13,6 +13,13 @@ convolutional one). The projection discriminator (Miyato & Koyama, 2018) instead
 discriminator (ACGAN, Odena et al., 2017) does not see the label: a second head,
 `D.classify(x)`, predicts it, and both players are trained to make it right.
 
+An unconditional DCGAN may also take a categorical *code* (InfoGAN, Chen et al., 2016):
+`codes=K` reads one of K equally likely categories off the first latent coordinate
+(`latent_code`), feeds it to G one-hot beside z, and gives D a head, `D.infer_code(x)`,
+that must tell the category back from the image alone. No label is ever used; the
+players are rewarded for making the category readable, and on digits the K categories
+tend to become digit classes.
+
 `build(name)` makes the pair for one of the names in `MODELS`.
 """
 
@@ -55,6 +62,15 @@ def check_labels(y: torch.Tensor | None, num_classes: int, n: int) -> None:
             f"labels must be in 0..{num_classes - 1}, "
             f"got {y.min().item()}..{y.max().item()}"
         )
+
+
+def latent_code(z: torch.Tensor, codes: int) -> torch.Tensor:
+    """The category (N,) in 0..codes-1 that z's first coordinate falls in: z[:, 0] ~
+    N(0, 1) cut at the normal quantiles k/codes, so each category has probability
+    1/codes. A function of z, so that a generator with a code is still G(z).
+    """
+    u = 0.5 * (1 + torch.erf(z[:, 0] / 2**0.5))  # the normal CDF: uniform on (0, 1)
+    return (u * codes).floor().clamp(0, codes - 1).long()
 
 
 class MLPGenerator(nn.Module):
@@ -143,11 +159,13 @@ class ConvGenerator(nn.Module):
     its model card and chapter 8).
     """
 
-    def __init__(self, z_dim: int, num_classes: int, width: int, refine: bool):
+    def __init__(
+        self, z_dim: int, num_classes: int, width: int, refine: bool, codes: int = 0
+    ):
         super().__init__()
-        self.z_dim, self.num_classes = z_dim, num_classes
+        self.z_dim, self.num_classes, self.codes = z_dim, num_classes, codes
         self.project = nn.Sequential(
-            nn.Linear(z_dim + num_classes, 2 * width * 7 * 7, bias=False),
+            nn.Linear(z_dim + num_classes + codes, 2 * width * 7 * 7, bias=False),
             nn.Unflatten(1, (2 * width, 7, 7)),
             nn.BatchNorm2d(2 * width),
             nn.ReLU(True),
@@ -174,6 +192,10 @@ class ConvGenerator(nn.Module):
     def forward(self, z, y=None):
         check_labels(y, self.num_classes, z.shape[0])
         h = z if y is None else torch.cat([z, one_hot(y, self.num_classes, z.dtype)], 1)
+        if self.codes:  # InfoGAN: the category z[:, 0] falls in, one-hot
+            c = latent_code(z, self.codes)[:, None]
+            onehot = c == torch.arange(self.codes, device=z.device)  # traces to ONNX
+            h = torch.cat([h, onehot.to(z.dtype)], 1)
         return self.up(self.project(h))
 
 
@@ -186,13 +208,14 @@ class ConvDiscriminator(nn.Module):
     conditioning="acgan": the logit ignores the label; classify(x) predicts it.
     """
 
-    def __init__(self, num_classes: int, width: int, conditioning: str):
+    def __init__(self, num_classes: int, width: int, conditioning: str, codes: int = 0):
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise BadInput(
                 f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}"
             )
         self.num_classes, self.conditioning = num_classes, conditioning
+        self.codes = codes
         in_ch = 1 + (num_classes if num_classes and conditioning == "concat" else 0)
         self.features = nn.Sequential(
             nn.Conv2d(in_ch, width, 4, 2, 1),
@@ -208,10 +231,16 @@ class ConvDiscriminator(nn.Module):
             nn.init.normal_(self.embed.weight, std=0.02)
         if num_classes and conditioning == "acgan":
             self.class_head = nn.Linear(2 * width * 7 * 7, num_classes)
+        if codes:
+            self.code_head = nn.Linear(2 * width * 7 * 7, codes)
 
     def classify(self, x):
         """ACGAN: class logits (N, num_classes) from the same features as the logit."""
         return self.class_head(self.features(x))
+
+    def infer_code(self, x):
+        """InfoGAN: logits (N, codes) of the category G was given, from the image."""
+        return self.code_head(self.features(x))
 
     def forward(self, x, y=None):
         check_labels(y, self.num_classes, x.shape[0])
@@ -250,7 +279,9 @@ MODELS = {
     "cmlp": dict(
         arch="mlp", z_dim=64, num_classes=NUM_CLASSES, width=256, conditioning="concat"
     ),
-    "dcgan": dict(arch="conv", z_dim=64, num_classes=0, width=64, refine=False),
+    "dcgan": dict(
+        arch="conv", z_dim=64, num_classes=0, width=64, refine=False, codes=0
+    ),
     "cdcgan": dict(
         arch="conv",
         z_dim=64,
@@ -263,6 +294,7 @@ MODELS = {
 LIMITS = {
     "z_dim": (1, 1024),
     "width": (8, 1024),
+    "codes": (0, 100),
 }  # beyond these a model is useless or huge
 
 
@@ -286,7 +318,10 @@ def model_options(name: str, overrides: dict | None = None) -> dict:
             )
         opts[key] = value
     for key, (lo, hi) in LIMITS.items():
-        opts[key] = check_range(key, opts[key], lo, hi, integer=True)
+        if key in opts:
+            opts[key] = check_range(key, opts[key], lo, hi, integer=True)
+    if opts.get("codes") == 1:
+        raise BadInput("codes must be 0 (no code) or at least 2 categories, got 1")
     if "conditioning" in opts and opts["conditioning"] not in CONDITIONINGS:
         raise BadInput(
             f"conditioning must be one of {', '.join(CONDITIONINGS)}, "
@@ -306,8 +341,9 @@ def build(name: str, **overrides) -> tuple[nn.Module, nn.Module]:
     conditioning = opts.get("conditioning", "concat")  # unused by unconditional models
     if opts["arch"] == "mlp":
         return MLPGenerator(z_dim, k, width), MLPDiscriminator(k, width, conditioning)
-    G = ConvGenerator(z_dim, k, width, opts["refine"])
-    D = ConvDiscriminator(k, width, conditioning)
+    codes = opts.get("codes", 0)  # InfoGAN's categorical code (unconditional only)
+    G = ConvGenerator(z_dim, k, width, opts["refine"], codes)
+    D = ConvDiscriminator(k, width, conditioning, codes)
     dcgan_init(G), dcgan_init(D)
     return G, D
 

@@ -30,6 +30,7 @@ from .losses import (
     DISCRIMINATOR_LOSSES,
     GENERATOR_LOSSES,
     class_loss,
+    code_loss,
     discriminator_extras,
 )
 from .run import (
@@ -72,6 +73,8 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     extras = discriminator_extras(cfg, D, x, y_real, fake.detach(), y_fake, rng)
     if extras is not None:  # penalties and ACGAN's class loss (chapter 9)
         d_loss = d_loss + extras
+    if getattr(D, "codes", 0):  # InfoGAN: D must read G's category back (chapter 9)
+        d_loss = d_loss + code_loss(D, fake.detach(), z)
     run.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     run.opt_d.step()
@@ -83,6 +86,8 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
         g_loss = GENERATOR_LOSSES[cfg.loss](D(fake, y_fake).float())
         if getattr(D, "conditioning", None) == "acgan":  # G wants its label read
             g_loss = g_loss + class_loss(D, fake, y_fake)
+        if getattr(D, "codes", 0):  # ... and its category
+            g_loss = g_loss + code_loss(D, fake, z)
     run.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     run.opt_g.step()
@@ -109,6 +114,7 @@ def fit(
     data: tuple[torch.Tensor, torch.Tensor] | None = None,
     progress: bool = True,
     log_every: int = 50,
+    announce: str | None = None,
 ) -> GANRun:
     """Train until the run has taken `steps` steps (or `epochs` epochs) in all, or for
     `seconds`.
@@ -118,10 +124,14 @@ def fit(
     MNIST's training set. With `out_dir`, a checkpoint is written there every
     `checkpoint_every` steps or `checkpoint_seconds`, whichever comes first, at the end,
     and when Ctrl-C or SIGTERM stops the run (which then returns with `run.interrupted`
-    set, ready to resume). Returns the run.
+    set, ready to resume). `announce`, a line such as `train`'s recipe line, is printed
+    once the folder is this call's (a run refused for its folder prints nothing).
+    Returns the run.
     """
     folder = check_out_dir(out_dir)
     with RunLock(folder) if folder else nullcontext():
+        if announce:
+            print(announce)
         run = start_or_resume(run, folder, device)
         batches = Batches(run, data)
         target = target_step(run, steps, epochs, seconds, batches.steps_per_epoch)

@@ -133,11 +133,72 @@ def test_acgan_class_loss_falls_on_real_digits_while_training(small_data):
     assert after < 0.6 * before
 
 
+def test_latent_code_draws_each_category_equally_often_from_z_alone():
+    z = torch.randn(200_000, 8, generator=torch.Generator().manual_seed(0))
+    for k in (2, 10):
+        share = torch.bincount(models.latent_code(z, k), minlength=k) / len(z)
+        assert share.sub(1 / k).abs().max() < 0.005
+    # only the first coordinate decides, and it decides monotonically
+    w = z.clone()
+    w[:, 1:] = 0
+    assert torch.equal(models.latent_code(w, 10), models.latent_code(z, 10))
+    ramp = torch.linspace(-4, 4, 101)[:, None].expand(-1, 8)
+    assert models.latent_code(ramp, 10).diff().ge(0).all()
+
+
+def test_code_changes_the_image_and_the_code_head_reads_one_logit_per_category():
+    G, D = models.build("dcgan", width=16, codes=10)
+    G.eval()
+    z = torch.randn(200, 64, generator=torch.Generator().manual_seed(1))
+    assert D.infer_code(G(z)).shape == (200, 10)
+    # two latents that differ only in the category (z[:, 0]) draw different images,
+    # two that differ only within a category draw the same (G(z) is otherwise equal)
+    codes = models.latent_code(z, 10)
+    a = z[codes == 3][:1]
+    other = a.clone()
+    other[0, 0] = 2.5  # category 9 (above the 90% normal quantile, 1.28)
+    assert models.latent_code(other, 10).item() == 9
+    assert not torch.allclose(G(a), G(other))
+    plain, _ = models.build("dcgan", width=16)
+    assert not hasattr(plain, "codes") or plain.codes == 0
+
+
+def test_infogan_code_loss_falls_while_training(small_data):
+    """The defining property: G and D together make the category readable from the
+    image; D's code head starts at chance (log 10) and ends well below it."""
+    config = TrainConfig(model="dcgan", model_kwargs={"width": 16, "codes": 10})
+    run = new_run(config, device="cpu")
+    z = torch.randn(512, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        before = losses.code_loss(run.D, run.G(z), z).item()
+    fit(run, steps=100, data=small_data, progress=False)
+    with torch.no_grad():
+        after = losses.code_loss(run.D, run.G(z), z).item()
+    assert before == pytest.approx(math.log(10), abs=0.3)
+    assert after < 0.4 * before  # about 0.5 after 100 steps from seeds 0 and 1
+
+
+@pytest.mark.parametrize(
+    "model, kwargs, message",
+    [
+        ("cdcgan", {"codes": 10}, "takes no option 'codes'"),
+        ("mlp", {"codes": 10}, "takes no option 'codes'"),
+        ("dcgan", {"codes": 1}, "at least 2 categories"),
+        ("dcgan", {"codes": -3}, "codes"),
+        ("dcgan", {"codes": 2.5}, "codes"),
+    ],
+)
+def test_bad_codes_are_refused_with_a_sentence(model, kwargs, message):
+    with pytest.raises(BadInput, match=message):
+        TrainConfig(model=model, model_kwargs=kwargs)
+
+
 RECIPES = [
     {"loss": "hinge", "spectral_norm": True},
     {"loss": "wgan-gp", "gp_weight": 5.0},
     {"loss": "lsgan", "r2": 1.0},
     {"r1": 10.0, "model_kwargs": {"conditioning": "acgan"}},
+    {"model": "dcgan", "model_kwargs": {"width": 16, "codes": 10}},
 ]
 
 
@@ -145,7 +206,7 @@ RECIPES = [
 def test_each_recipe_resumes_exactly_and_refuses_other_settings(
     fields, small_data, tmp_path
 ):
-    config = TrainConfig(model="cmlp", batch_size=64, **fields)
+    config = TrainConfig(**{"model": "cmlp", "batch_size": 64, **fields})
     whole = fit(config, steps=6, data=small_data, device="cpu", progress=False)
     fit(
         config, steps=3, data=small_data, device="cpu", out_dir=tmp_path, progress=False
@@ -159,7 +220,7 @@ def test_each_recipe_resumes_exactly_and_refuses_other_settings(
         assert torch.equal(a, b)
     saved = load_checkpoint(tmp_path / "checkpoint.pt")
     assert weight_settings(saved.config) == weight_settings(config)
-    other = TrainConfig(model="cmlp", batch_size=64)
+    other = TrainConfig(model=config.model, batch_size=64)
     with pytest.raises(CheckpointError, match="other settings"):
         fit(other, steps=8, data=small_data, out_dir=tmp_path, progress=False)
 
