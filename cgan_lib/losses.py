@@ -124,8 +124,9 @@ def r1_penalty(D, x, y):
 
 def code_loss(D, fake, z):
     """InfoGAN (Chen et al. 2016): cross-entropy of D's code head on G's images with the
-    categories G drew them from (read off z). Both players minimise it: a lower bound on
-    the mutual information between the code and the image, up to a constant.
+    categories G drew them from (read off z). Both players minimise it: log K minus it
+    is a lower bound on the mutual information between the code and the image, so
+    lowering it raises the bound.
     """
     return F.cross_entropy(D.infer_code(fake), latent_code(z, D.codes))
 

@@ -17,8 +17,9 @@ An unconditional DCGAN may also take a categorical *code* (InfoGAN, Chen et al.,
 `codes=K` reads one of K equally likely categories off the first latent coordinate
 (`latent_code`), feeds it to G one-hot beside z, and gives D a head, `D.infer_code(x)`,
 that must tell the category back from the image alone. No label is ever used; the
-players are rewarded for making the category readable, and on digits the K categories
-tend to become digit classes.
+players are rewarded for making the category readable, and on MNIST Chen et al. report
+that 10 categories became the digit classes (it is not guaranteed: a category can take
+a style, such as slant, instead).
 
 `build(name)` makes the pair for one of the names in `MODELS`.
 """

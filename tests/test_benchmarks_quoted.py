@@ -15,9 +15,17 @@ COLUMNS = (
 )
 
 
+def multiple(ratio: float) -> str:
+    """×9.4, ×15, ×250: two significant figures at most, as the reference is ±5%."""
+    return f"×{ratio:.1f}" if ratio < 10 else f"×{float(f'{ratio:.2g}'):.0f}"
+
+
 def cpu_table(entry: dict) -> list[str]:
     """The appendix's CPU table, row by row, formatted from the benchmark entry."""
     models, ref = entry["models"], entry["fd_10k_reference"]
+
+    def fd(model):
+        return models[model]["fd_10k"]
 
     def seconds(model, target):
         s = models[model]["seconds_to_accuracy"][target]
@@ -41,7 +49,7 @@ def cpu_table(entry: dict) -> list[str]:
         ),
         row(
             "FD to the test set, 10,000 digits",
-            lambda m: f"{models[m]['fd_10k']:.2f} (×{models[m]['fd_10k'] / ref:.1f})",
+            lambda m: f"{fd(m):.2f} ({multiple(fd(m) / ref)})",
         ),
     ]
     return rows
