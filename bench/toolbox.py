@@ -1,6 +1,7 @@
 """Chapter 9's comparison: every recipe of cgan_lib.toolbox.RECIPES, several seeds each.
 
-    python bench/toolbox.py --jobs 2  # 8 recipes x 3 seeds x 1,000 steps: ~40 min
+    python bench/toolbox.py --steps 500 --jobs 1  # 8 recipes x 3 seeds: ~70 min
+    python bench/toolbox.py --steps 500 --jobs 1 --resume  # go on after a stop
     python bench/toolbox.py --steps 40 --seeds 0 1 --per-class 20 --out /tmp/t.json
 
 Every run trains chapter 8's conditional DCGAN (cgan_lib.toolbox.MODEL and BASE) for the
@@ -62,18 +63,24 @@ def one_run(job: tuple) -> tuple[str, dict]:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=500)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--per-class", type=int, default=100, help="samples per digit")
     p.add_argument("--recipes", nargs="+", choices=list(toolbox.RECIPES), default=None)
     p.add_argument("--jobs", type=int, default=1, help="runs at a time, 1 thread each")
     p.add_argument("--out", default=str(toolbox.RESULTS_PATH))
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the runs in --out made with these settings; run the rest",
+    )
     args = p.parse_args(argv)
     names = args.recipes or list(toolbox.RECIPES)
     base = asdict(toolbox.config(toolbox.BASELINE, 0))
     results = {
         "command": " ".join(
-            ["python bench/toolbox.py", *map(shlex.quote, sys.argv[1:])]
+            ["python bench/toolbox.py"]
+            + [shlex.quote(a) for a in sys.argv[1:] if a != "--resume"]
         ),
         "model": toolbox.MODEL,
         "base": {k: base[k] for k in ("model_kwargs", "lr_g", "lr_d", "betas", "ema")},
@@ -89,18 +96,52 @@ def main(argv=None) -> None:
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "recipes": {},
     }
-    # seeds outermost: a cut-short benchmark still compares every recipe
-    jobs = [(n, s, args.steps, args.per_class) for s in args.seeds for n in names]
     out = Path(args.out)
+    done = set()
+    if args.resume and out.exists():
+        done = keep_finished_runs(json.loads(out.read_text()), results, names)
+        print(f"resuming {out}: {len(done)} runs kept", flush=True)
+    # seeds outermost: a cut-short benchmark still compares every recipe
+    jobs = [
+        (n, s, args.steps, args.per_class)
+        for s in args.seeds
+        for n in names
+        if (n, s) not in done
+    ]
     mnist_tensors("train", "cpu")  # make the MNIST cache once, before the workers
     # SIGTERM ends the benchmark like Ctrl-C, and neither leaves a worker behind
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    pool = multiprocessing.get_context("spawn").Pool(args.jobs)
     try:
-        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-            record(pool.imap_unordered(one_run, jobs), results, names, out)
-    finally:
+        record(pool.imap_unordered(one_run, jobs), results, names, out)
+        pool.close()
+        pool.join()
+    finally:  # SIGKILL: a worker inside fit would take SIGTERM as "stop and save"
         for worker in multiprocessing.active_children():
             worker.kill()
+        pool.terminate()
+
+
+SAME_SETTINGS = ("model", "base", "steps", "batch_size", "per_class", "version")
+
+
+def keep_finished_runs(old: dict, results: dict, names: list[str]) -> set:
+    """Copy into `results` the runs of `old` (a results file) that this benchmark
+    would make again: same settings, a recipe and seed it asks for, the same recipe
+    config. Returns their (recipe, seed) pairs."""
+    if any(old.get(k) != json.loads(json.dumps(results[k])) for k in SAME_SETTINGS):
+        sys.exit("--resume: the file was made with other settings; use another --out")
+    kept = set()
+    for name in names:
+        entry = old["recipes"].get(name)
+        if entry is None or entry["config"] != toolbox.RECIPES[name]:
+            continue
+        runs = [r for r in entry["runs"] if r["seed"] in results["seeds"]]
+        if runs:
+            results["recipes"][name] = {"config": entry["config"], "runs": runs}
+            kept |= {(name, r["seed"]) for r in runs}
+    results["started"] = old.get("started", results["started"])
+    return kept
 
 
 def record(finished, results: dict, names: list[str], out: Path) -> None:

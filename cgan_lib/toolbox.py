@@ -23,9 +23,10 @@ METRICS = ("accuracy", "frechet_distance")  # what each run records, higher/lowe
 
 # Every recipe trains chapter 8's conditional DCGAN at the fast recipe's width and EMA,
 # at the DCGAN paper's learning rate (2e-4, betas 0.5/0.999) for all: each loss or
-# regulariser is dropped into the same training, not tuned for itself.
+# regulariser is dropped into the same training, not tuned for itself. Its discriminator
+# sees the label by projection (chapter 8's); "concat D" and "ACGAN D" change that.
 MODEL = "cdcgan"
-BASE = {"model_kwargs": {"width": 32}, "ema": 0.999}
+BASE = {"model_kwargs": {"width": 32, "refine": False}, "ema": 0.999}
 
 # name -> the TrainConfig fields it changes from BASE
 RECIPES = {
@@ -35,7 +36,7 @@ RECIPES = {
     "WGAN-GP": {"loss": "wgan-gp"},
     "LSGAN": {"loss": "lsgan"},
     "non-saturating + R1": {"r1": 10.0},
-    "projection D": {"model_kwargs": {"conditioning": "projection"}},
+    "concat D": {"model_kwargs": {"conditioning": "concat"}},
     "ACGAN D": {"model_kwargs": {"conditioning": "acgan"}},
 }
 
