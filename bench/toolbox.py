@@ -1,7 +1,7 @@
 """Chapter 9's comparison: every recipe of cgan_lib.toolbox.RECIPES, several seeds each.
 
-    python bench/toolbox.py --steps 500 --jobs 1  # 8 recipes x 3 seeds: ~70 min
-    python bench/toolbox.py --steps 500 --jobs 1 --resume  # go on after a stop
+    python bench/toolbox.py --steps 500 --jobs 2  # 24 runs: ~21 min on 2 cores
+    python bench/toolbox.py --steps 500 --jobs 2 --resume  # go on after a stop
     python bench/toolbox.py --steps 40 --seeds 0 1 --per-class 20 --out /tmp/t.json
 
 Every run trains chapter 8's conditional DCGAN (cgan_lib.toolbox.MODEL and BASE) for the

@@ -94,6 +94,13 @@ def verdict(a: tuple[float, float], b: tuple[float, float]) -> str:
     return "beyond noise" if abs(mean_a - mean_b) > 2 * max(std_a, std_b) else "noise"
 
 
+def near_threshold(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """True when |mean_a - mean_b| is within 20% of verdict's threshold, either side."""
+    (mean_a, std_a), (mean_b, std_b) = a, b
+    threshold = 2 * max(std_a, std_b)
+    return abs(abs(mean_a - mean_b) - threshold) <= 0.2 * threshold
+
+
 def table(results: dict) -> str:
     """The chapter's table: mean ± std per recipe and each difference from BASELINE."""
     rows = summary(results)
@@ -171,11 +178,31 @@ def findings(results: dict) -> str:
                 groups["worse"].append(name)
         parts = [f"{k}: {', '.join(v) or 'none'}" for k, v in groups.items()]
         lines.append(f"- **{label}** vs {BASELINE}: " + "; ".join(parts) + ".")
-    if all(row["accuracy"][0] < 0.15 for row in rows.values()):
+    at_chance = [name for name, row in rows.items() if row["accuracy"][0] < 0.15]
+    if at_chance:  # 10% is guessing; classes drawn says whether it collapsed
+        drawn = {
+            name: ", ".join(
+                str(r["classes_drawn"]) for r in results["recipes"][name]["runs"]
+            )
+            for name in at_chance
+        }
         lines.append(
-            "- **No recipe beats chance** (10%) on accuracy at this budget: the digits "
-            "are still blobs, and the Fréchet distance ranks how far each recipe got."
+            "- **At chance** (under 15% accuracy; guessing scores 10%): "
+            + "; ".join(f"{n} (classes drawn per seed: {drawn[n]})" for n in at_chance)
+            + "."
         )
+    close = sorted(
+        f"{name} ({label})"
+        for name, row in rows.items()
+        if name != BASELINE
+        for metric, label in (("accuracy", "accuracy"), ("frechet_distance", "Fréchet"))
+        if near_threshold(row[metric], base[metric])
+    )
+    lines.append(
+        "- **Within 20% of the threshold**, so undecided either way: "
+        + (", ".join(close) or "none")
+        + "."
+    )
     seconds = {name: row["wall_seconds"] for name, row in rows.items()}
     fast, slow = min(seconds, key=seconds.get), max(seconds, key=seconds.get)
     lines.append(
