@@ -128,6 +128,19 @@ def meets_card(scores) -> bool:
     )
 
 
+def draw_by_label(labels, counts, seed: int) -> torch.Tensor:
+    """Indices of counts[d] digits of each label d, drawn without replacement."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.cat(
+        [
+            torch.nonzero(labels == d).flatten()[
+                torch.randperm(int((labels == d).sum()), generator=g)[: int(counts[d])]
+            ]
+            for d in range(10)
+        ]
+    )
+
+
 class TestSetFD:
     """The Fréchet distance of 10,000 digits to MNIST's 10,000 test digits, in the
     project classifier's features: issue 17's yardstick.
@@ -154,21 +167,11 @@ class TestSetFD:
     @functools.cached_property
     def reference_draws(self) -> list[float]:
         train, train_labels = mnist.load_mnist("train")
-        draws = []
-        for seed in self.REFERENCE_SEEDS:
-            g = torch.Generator().manual_seed(seed)
-            pick = torch.cat(
-                [
-                    torch.nonzero(train_labels == d).flatten()[
-                        torch.randperm(int((train_labels == d).sum()), generator=g)[
-                            : int((self.labels == d).sum())
-                        ]
-                    ]
-                    for d in range(10)
-                ]
-            )
-            draws.append(self.of_images(train[pick])[1])
-        return draws
+        counts = torch.bincount(self.labels, minlength=10)
+        return [
+            self.of_images(train[draw_by_label(train_labels, counts, seed)])[1]
+            for seed in self.REFERENCE_SEEDS
+        ]
 
     @property
     def reference(self) -> float:

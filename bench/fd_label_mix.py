@@ -20,20 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import TestSetFD  # noqa: E402  (bench/bench.py, beside this)
+from bench import TestSetFD, draw_by_label  # noqa: E402  (bench/bench.py, beside this)
 from cgan_lib import data as mnist  # noqa: E402
 from cgan_lib.metrics import load_classifier  # noqa: E402
-
-
-def by_label(labels, counts, g):
-    return torch.cat(
-        [
-            torch.nonzero(labels == d).flatten()[
-                torch.randperm(int((labels == d).sum()), generator=g)[: int(counts[d])]
-            ]
-            for d in range(10)
-        ]
-    )
 
 
 def main() -> None:
@@ -43,15 +32,14 @@ def main() -> None:
     print(f"test set's label counts: {test_counts.tolist()}")
     print("10,000 training digits against the 10,000 test digits, 5 draws each:")
     ways = {
-        "1,000 per label": lambda g: by_label(labels, [1000] * 10, g),
-        "at random": lambda g: torch.randperm(len(train), generator=g)[:10_000],
-        "the test set's label counts": lambda g: by_label(labels, test_counts, g),
+        "1,000 per label": lambda s: draw_by_label(labels, [1000] * 10, s),
+        "at random": lambda s: torch.randperm(
+            len(train), generator=torch.Generator().manual_seed(s)
+        )[:10_000],
+        "the test set's label counts": lambda s: draw_by_label(labels, test_counts, s),
     }
     for name, pick in ways.items():
-        fds = [
-            yardstick.of_images(train[pick(torch.Generator().manual_seed(s))])[1]
-            for s in range(5)
-        ]
+        fds = [yardstick.of_images(train[pick(s)])[1] for s in range(5)]
         print(
             f"{name:>27}: FD {statistics.fmean(fds):.4f} ± {statistics.stdev(fds):.4f}"
             f" ({', '.join(f'{x:.3f}' for x in fds)})"

@@ -194,9 +194,8 @@ class ConvGenerator(nn.Module):
         check_labels(y, self.num_classes, z.shape[0])
         h = z if y is None else torch.cat([z, one_hot(y, self.num_classes, z.dtype)], 1)
         if self.codes:  # InfoGAN: the category z[:, 0] falls in, one-hot
-            c = latent_code(z, self.codes)[:, None]
-            onehot = c == torch.arange(self.codes, device=z.device)  # traces to ONNX
-            h = torch.cat([h, onehot.to(z.dtype)], 1)
+            c = one_hot(latent_code(z, self.codes), self.codes, z.dtype)
+            h = torch.cat([h, c], 1)
         return self.up(self.project(h))
 
 
