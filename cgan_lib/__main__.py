@@ -119,7 +119,7 @@ def train_config(args, device: torch.device) -> tuple[TrainConfig, str]:
     recipe = recipes.choose(args.recipe, device)
     settings = recipes.recipe_settings(args.model, recipe)
     model_kwargs = settings.setdefault("model_kwargs", {})
-    for key in ("width", "conditioning", "refine", "codes"):
+    for key in ("width", "conditioning", "refine", "codes", "clusters"):
         if getattr(args, key) is not None:
             model_kwargs[key] = getattr(args, key)
     given = dict(
@@ -405,6 +405,12 @@ def build_parser() -> Parser:
         type=number(*LIMITS["codes"], integer=True),
         help="unconditional DCGAN: an InfoGAN categorical code with this many "
         "categories (0 = none, the default)",
+    )
+    p.add_argument(
+        "--clusters",
+        type=number(*LIMITS["clusters"], integer=True),
+        help="unconditional DCGAN: self-conditioned on this many k-means clusters of "
+        "the training digits (0 = none, the default; chapter 5)",
     )
     p.add_argument(
         "--ema",

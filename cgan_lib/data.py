@@ -23,6 +23,7 @@ to set `$CGAN_CACHE`), so it is never fetched in vain.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import math
@@ -47,7 +48,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import BadInput, MNISTUnavailable  # also cgan_lib.data.MNISTUnavailable
+from .errors import (
+    BadInput,
+    MNISTUnavailable,
+    check_range,
+)  # also cgan_lib.data.MNISTUnavailable
 
 SPLITS = ("train", "test")
 SIZES = {"train": 60_000, "test": 10_000}
@@ -481,3 +486,28 @@ def random_rotate(
     theta = torch.stack(rows, 1).to(x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+
+
+@functools.lru_cache(maxsize=4)
+def pixel_clusters(
+    k: int, seed: int = 0, limit: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """k-means clusters of MNIST's 60,000 training digits (the first `limit` of them, if
+    given) in pixel space (scikit-learn's KMeans, one k-means++ start from `seed`):
+    (centres float (k, 784) in [-1, 1], the share of the digits in each cluster (k,)).
+    No label is used. About 25 s for k = 100 on 2 CPU cores; cached for the process.
+    """
+    from sklearn.cluster import KMeans  # imported here: only clustering needs it
+
+    k = check_range("clusters", k, 2, 1000, integer=True)
+    images, _ = load_mnist("train")
+    if limit is not None:
+        images = images[: check_range("limit", limit, k, len(images), integer=True)]
+    x = to_signed(images).flatten(1).numpy()
+    _say(f"clustering {len(x):,} training digits into {k} groups (k-means)...")
+    km = KMeans(k, n_init=1, random_state=seed % 2**32).fit(x)
+    shares = np.bincount(km.labels_, minlength=k) / len(x)
+    return (
+        torch.from_numpy(km.cluster_centers_).float(),
+        torch.from_numpy(shares).float(),
+    )

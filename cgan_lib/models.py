@@ -21,6 +21,14 @@ players are rewarded for making the category readable, and on MNIST Chen et al. 
 that 10 categories became the digit classes (it is not guaranteed: a category can take
 a style, such as slant, instead).
 
+A *self-conditioned* DCGAN (`clusters=K`, chapter 5; after Liu et al., 2020, who cluster
+the discriminator's features, where we cluster pixels once) also takes a category off
+z[:, 0], but drawn with the shares of K k-means clusters of the training digits
+(`G.code_prior`), and its discriminator is a projection discriminator over the clusters:
+a real digit is conditioned on its nearest cluster centre (`D.cluster(x)`), a fake on
+the cluster G drew it for. No label is used; the clusters stand in for them, so G has no
+reason to draw between two of them.
+
 `build(name)` makes the pair for one of the names in `MODELS`.
 """
 
@@ -65,13 +73,20 @@ def check_labels(y: torch.Tensor | None, num_classes: int, n: int) -> None:
         )
 
 
-def latent_code(z: torch.Tensor, codes: int) -> torch.Tensor:
+def latent_code(
+    z: torch.Tensor, codes: int, prior: torch.Tensor | None = None
+) -> torch.Tensor:
     """The category (N,) in 0..codes-1 that z's first coordinate falls in: z[:, 0] ~
     N(0, 1) cut at the normal quantiles k/codes, so each category has probability
-    1/codes. A function of z, so that a generator with a code is still G(z).
+    1/codes, or, with `prior` (codes,), at the quantiles of its running sum, so that
+    category k has probability prior[k] / prior.sum(). A function of z, so that a
+    generator with a code is still G(z).
     """
     u = 0.5 * (1 + torch.erf(z[:, 0] / 2**0.5))  # the normal CDF: uniform on (0, 1)
-    return (u * codes).floor().clamp(0, codes - 1).long()
+    if prior is None:
+        return (u * codes).floor().clamp(0, codes - 1).long()
+    edges = prior.float().cumsum(0) / prior.float().sum()
+    return torch.searchsorted(edges, u.contiguous(), right=True).clamp(max=codes - 1)
 
 
 class MLPGenerator(nn.Module):
@@ -161,10 +176,20 @@ class ConvGenerator(nn.Module):
     """
 
     def __init__(
-        self, z_dim: int, num_classes: int, width: int, refine: bool, codes: int = 0
+        self,
+        z_dim: int,
+        num_classes: int,
+        width: int,
+        refine: bool,
+        codes: int = 0,
+        code_prior: bool = False,
     ):
         super().__init__()
         self.z_dim, self.num_classes, self.codes = z_dim, num_classes, codes
+        if code_prior:  # the clusters' shares, set from the data (self-conditioning)
+            self.register_buffer("code_prior", torch.full((codes,), 1.0 / codes))
+        else:  # equally likely categories (InfoGAN)
+            self.code_prior = None
         self.project = nn.Sequential(
             nn.Linear(z_dim + num_classes + codes, 2 * width * 7 * 7, bias=False),
             nn.Unflatten(1, (2 * width, 7, 7)),
@@ -193,8 +218,9 @@ class ConvGenerator(nn.Module):
     def forward(self, z, y=None):
         check_labels(y, self.num_classes, z.shape[0])
         h = z if y is None else torch.cat([z, one_hot(y, self.num_classes, z.dtype)], 1)
-        if self.codes:  # InfoGAN: the category z[:, 0] falls in, one-hot
-            c = one_hot(latent_code(z, self.codes), self.codes, z.dtype)
+        if self.codes:  # the category z[:, 0] falls in, one-hot
+            c = latent_code(z, self.codes, self.code_prior)
+            c = one_hot(c, self.codes, z.dtype)
             h = torch.cat([h, c], 1)
         return self.up(self.project(h))
 
@@ -206,9 +232,18 @@ class ConvDiscriminator(nn.Module):
     conditioning="concat": the one-hot label enters as 10 extra constant input planes.
     conditioning="projection": logit = linear(features) + <embed(y), features>.
     conditioning="acgan": the logit ignores the label; classify(x) predicts it.
+    clustered=True: the num_classes "labels" are pixel clusters, and cluster(x) gives a
+    real image's (self-conditioning).
     """
 
-    def __init__(self, num_classes: int, width: int, conditioning: str, codes: int = 0):
+    def __init__(
+        self,
+        num_classes: int,
+        width: int,
+        conditioning: str,
+        codes: int = 0,
+        clustered: bool = False,
+    ):
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise BadInput(
@@ -233,6 +268,10 @@ class ConvDiscriminator(nn.Module):
             self.class_head = nn.Linear(2 * width * 7 * 7, num_classes)
         if codes:
             self.code_head = nn.Linear(2 * width * 7 * 7, codes)
+        if clustered:  # k-means centres of the training digits, set from the data
+            self.register_buffer("centres", torch.zeros(num_classes, 28 * 28))
+        else:
+            self.centres = None
 
     def classify(self, x):
         """ACGAN: class logits (N, num_classes) from the same features as the logit."""
@@ -241,6 +280,10 @@ class ConvDiscriminator(nn.Module):
     def infer_code(self, x):
         """InfoGAN: logits (N, codes) of the category G was given, from the image."""
         return self.code_head(self.features(x))
+
+    def cluster(self, x):
+        """Self-conditioning: the index (N,) of each image's nearest cluster centre."""
+        return torch.cdist(x.flatten(1), self.centres).argmin(1)
 
     def forward(self, x, y=None):
         check_labels(y, self.num_classes, x.shape[0])
@@ -280,7 +323,13 @@ MODELS = {
         arch="mlp", z_dim=64, num_classes=NUM_CLASSES, width=256, conditioning="concat"
     ),
     "dcgan": dict(
-        arch="conv", z_dim=64, num_classes=0, width=64, refine=False, codes=0
+        arch="conv",
+        z_dim=64,
+        num_classes=0,
+        width=64,
+        refine=False,
+        codes=0,
+        clusters=0,
     ),
     "cdcgan": dict(
         arch="conv",
@@ -295,6 +344,7 @@ LIMITS = {
     "z_dim": (1, 1024),
     "width": (8, 1024),
     "codes": (0, 100),
+    "clusters": (0, 1000),
 }  # beyond these a model is useless or huge
 
 
@@ -320,8 +370,13 @@ def model_options(name: str, overrides: dict | None = None) -> dict:
     for key, (lo, hi) in LIMITS.items():
         if key in opts:
             opts[key] = check_range(key, opts[key], lo, hi, integer=True)
-    if opts.get("codes") == 1:
-        raise BadInput("codes must be 0 (no code) or at least 2 categories, got 1")
+    for key, what in (("codes", "no code"), ("clusters", "no clusters")):
+        if opts.get(key) == 1:
+            raise BadInput(f"{key} must be 0 ({what}) or at least 2 categories, got 1")
+    if opts.get("codes") and opts.get("clusters"):
+        raise BadInput(
+            "a DCGAN takes codes (InfoGAN) or clusters (self-conditioning), not both"
+        )
     if "conditioning" in opts and opts["conditioning"] not in CONDITIONINGS:
         raise BadInput(
             f"conditioning must be one of {', '.join(CONDITIONINGS)}, "
@@ -341,9 +396,14 @@ def build(name: str, **overrides) -> tuple[nn.Module, nn.Module]:
     conditioning = opts.get("conditioning", "concat")  # unused by unconditional models
     if opts["arch"] == "mlp":
         return MLPGenerator(z_dim, k, width), MLPDiscriminator(k, width, conditioning)
-    codes = opts.get("codes", 0)  # InfoGAN's categorical code (unconditional only)
-    G = ConvGenerator(z_dim, k, width, opts["refine"], codes)
-    D = ConvDiscriminator(k, width, conditioning, codes)
+    clusters = opts.get("clusters", 0)  # self-conditioning (unconditional only)
+    if clusters:  # G draws a cluster off z; D is conditioned on it, by projection
+        G = ConvGenerator(z_dim, 0, width, opts["refine"], clusters, code_prior=True)
+        D = ConvDiscriminator(clusters, width, "projection", clustered=True)
+    else:
+        codes = opts.get("codes", 0)  # InfoGAN's categorical code (unconditional)
+        G = ConvGenerator(z_dim, k, width, opts["refine"], codes)
+        D = ConvDiscriminator(k, width, conditioning, codes)
     dcgan_init(G), dcgan_init(D)
     return G, D
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import torch
 import torch.nn as nn
 
+from .data import pixel_clusters
 from .errors import BadInput, check_range, short
 from .losses import LOSSES
 from .models import add_spectral_norm, build, model_options
@@ -224,13 +225,18 @@ class GANRun:
         return next(self.G.parameters()).device
 
 
-def new_run(config: TrainConfig, device=None) -> GANRun:
+def new_run(config: TrainConfig, device=None, *, cluster: bool = True) -> GANRun:
     """A fresh run: weights drawn from config.seed, Adam optimisers, a seeded random
-    stream.
+    stream. A self-conditioned DCGAN (model_kwargs clusters=K) clusters the training
+    digits here (`data.pixel_clusters`); `cluster=False` skips that for a run whose
+    weights, centres included, are about to be loaded from a file.
     """
     device = pick_device(device)
     torch.manual_seed(config.seed)  # initial weights depend on the seed only
     G, D = build(config.model, **config.model_kwargs)
+    if cluster and getattr(D, "centres", None) is not None:
+        centres, shares = pixel_clusters(G.codes, config.seed)
+        D.centres.copy_(centres), G.code_prior.copy_(shares)
     if config.spectral_norm:
         add_spectral_norm(D)
     G, D = G.to(device), D.to(device)

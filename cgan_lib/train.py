@@ -33,6 +33,7 @@ from .losses import (
     code_loss,
     discriminator_extras,
 )
+from .models import latent_code
 from .run import (
     HISTORY_KEYS,
     GANRun,
@@ -67,6 +68,10 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     # send gradients into G.
     with bf16:
         fake = G(z, y_fake)
+    if getattr(D, "centres", None) is not None:  # self-conditioning (chapter 5): D
+        # sees a real digit's nearest cluster and the cluster G drew a fake for
+        y_real, y_fake = D.cluster(x), latent_code(z, G.codes, G.code_prior)
+    with bf16:
         real_logits = D(x, y_real).float()
         fake_logits = D(fake.detach(), y_fake).float()
     d_loss = DISCRIMINATOR_LOSSES[cfg.loss](real_logits, fake_logits, cfg.real_target)
