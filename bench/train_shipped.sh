@@ -10,6 +10,8 @@ case "${1:-all}" in
   mlp_saturating|all) train mlp_saturating --model mlp --loss saturating --epochs 20 ;;&
   mlp|all)            train mlp --model mlp --epochs 20 ;;&
   dcgan|all)          train dcgan --model dcgan --width 32 --ema 0.999 --epochs 10 ;;&
+  dcgan_clusters|all) train dcgan_clusters --model dcgan --clusters 200 --width 32 --lr 1e-3 \
+                        --ema 0.999 --epochs 20 --lr-decay 14 20 ;;&
   cmlp|all)           train cmlp --model cmlp --ema 0.999 --epochs 20 ;;&
   cdcgan|all)         train cdcgan --model cdcgan --width 48 --ema 0.999 --epochs 12 --lr-decay 8 12 ;;
 esac

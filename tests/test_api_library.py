@@ -96,7 +96,9 @@ def test_model_card_is_the_shipped_json():
 
 @pytest.mark.parametrize("call", [cgan_lib.pretrained, cgan_lib.model_card])
 def test_unknown_shipped_names_list_the_real_ones(call):
-    with pytest.raises(errors.BadInput, match="shipped: cdcgan, cmlp, dcgan, mlp"):
+    with pytest.raises(
+        errors.BadInput, match="shipped: cdcgan, cmlp, dcgan, dcgan_clusters, mlp"
+    ):
         call("gpt")
     with pytest.raises(errors.BadInput):
         call("classifier")  # the classifier is not a generator
