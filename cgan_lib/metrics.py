@@ -635,9 +635,10 @@ def real_reference(
     classifier_path: str | Path = CLASSIFIER_PATH,
     seed: int = 0,
     memo_samples: int = MEMO_SAMPLES,
+    repeats: int = REPEATS,
 ) -> dict:
     """The same scores for n real digits from test half A: what a perfect generator
-    would get, spread included.
+    would get, spread included (`repeats` draws, as in `score`).
     """
     (images_a, labels_a), _ = reference_halves(seed)
     if n > len(images_a):
@@ -646,22 +647,32 @@ def real_reference(
         len(images_a), generator=torch.Generator().manual_seed(seed + 1)
     )[:n]
     return score(
-        images_a[idx], labels_a[idx], classifier_path, seed, memo_samples=memo_samples
+        images_a[idx],
+        labels_a[idx],
+        classifier_path,
+        seed,
+        repeats=repeats,
+        memo_samples=memo_samples,
     )
 
 
 def evaluate_generator(
-    G: nn.Module, per_class: int = 500, seed: int = 0, memo_samples: int = MEMO_SAMPLES
+    G: nn.Module,
+    per_class: int = 500,
+    seed: int = 0,
+    memo_samples: int = MEMO_SAMPLES,
+    repeats: int = REPEATS,
 ) -> dict:
     """Scores of a generator: per_class samples of each digit (conditional) or 10 *
-    per_class (unconditional); `memo_samples` of them searched for copies.
+    per_class (unconditional), in `repeats` draws (see `score`); `memo_samples` of them
+    searched for copies.
     """
     start = time.perf_counter()
     if G.num_classes:
         images, labels = sample_by_label(G, per_class, seed=seed)
     else:
         images, labels = mnist.to_uint8(generate(G, n=10 * per_class, seed=seed)), None
-    out = score(images, labels, memo_samples=memo_samples)
+    out = score(images, labels, memo_samples=memo_samples, repeats=repeats)
     out["seconds"] = time.perf_counter() - start
     return out
 

@@ -79,14 +79,18 @@ def latent_code(
     """The category (N,) in 0..codes-1 that z's first coordinate falls in: z[:, 0] ~
     N(0, 1) cut at the normal quantiles k/codes, so each category has probability
     1/codes, or, with `prior` (codes,), at the quantiles of its running sum, so that
-    category k has probability prior[k] / prior.sum(). A function of z, so that a
-    generator with a code is still G(z).
+    category k has probability prior[k] / prior.sum(). `prior` may also be (N, codes),
+    one row of shares per latent vector. A function of z, so that a generator with a
+    code is still G(z).
     """
     u = 0.5 * (1 + torch.erf(z[:, 0] / 2**0.5))  # the normal CDF: uniform on (0, 1)
     if prior is None:
         return (u * codes).floor().clamp(0, codes - 1).long()
-    edges = prior.float().cumsum(0) / prior.float().sum()
-    return torch.searchsorted(edges, u.contiguous(), right=True).clamp(max=codes - 1)
+    # prior (codes,) for all, or (N, codes): one row per latent vector (its digit's)
+    edges = prior.float().cumsum(-1) / prior.float().sum(-1, keepdim=True)
+    u = u.contiguous() if prior.dim() == 1 else u[:, None].contiguous()
+    c = torch.searchsorted(edges.contiguous(), u, right=True).clamp(max=codes - 1)
+    return c if prior.dim() == 1 else c[:, 0]
 
 
 class MLPGenerator(nn.Module):
@@ -186,12 +190,16 @@ class ConvGenerator(nn.Module):
     ):
         super().__init__()
         self.z_dim, self.num_classes, self.codes = z_dim, num_classes, codes
-        if code_prior:  # the clusters' shares, set from the data (self-conditioning)
-            self.register_buffer("code_prior", torch.full((codes,), 1.0 / codes))
+        if code_prior:  # the clusters' shares, set from the data (self-conditioning);
+            # a conditional G has codes clusters per label, each row its label's shares
+            shape = (num_classes, codes) if num_classes else (codes,)
+            self.register_buffer("code_prior", torch.full(shape, 1.0 / codes))
         else:  # equally likely categories (InfoGAN)
             self.code_prior = None
+        # one input per (label, cluster) pair when both: a cluster is its label's
+        code_inputs = codes * (num_classes if code_prior and num_classes else 1)
         self.project = nn.Sequential(
-            nn.Linear(z_dim + num_classes + codes, 2 * width * 7 * 7, bias=False),
+            nn.Linear(z_dim + num_classes + code_inputs, 2 * width * 7 * 7, bias=False),
             nn.Unflatten(1, (2 * width, 7, 7)),
             nn.BatchNorm2d(2 * width),
             nn.ReLU(True),
@@ -215,13 +223,23 @@ class ConvGenerator(nn.Module):
             up += [nn.ConvTranspose2d(width, 1, 4, 2, 1)]
         self.up = nn.Sequential(*up, nn.Tanh())
 
+    def category(self, z, y=None):
+        """The category (N,) G draws for z (and labels y): z[:, 0]'s code, or with
+        per-label clusters, the pair's index y * codes + code (label-major, like the
+        discriminator's centres).
+        """
+        prior = self.code_prior
+        if prior is not None and prior.dim() == 2:  # clusters within each label
+            return y * self.codes + latent_code(z, self.codes, prior[y])
+        return latent_code(z, self.codes, prior)
+
     def forward(self, z, y=None):
         check_labels(y, self.num_classes, z.shape[0])
         h = z if y is None else torch.cat([z, one_hot(y, self.num_classes, z.dtype)], 1)
         if self.codes:  # the category z[:, 0] falls in, one-hot
-            c = latent_code(z, self.codes, self.code_prior)
-            c = one_hot(c, self.codes, z.dtype)
-            h = torch.cat([h, c], 1)
+            c = self.category(z, y)
+            inputs = self.project[0].in_features - h.shape[1]
+            h = torch.cat([h, one_hot(c, inputs, z.dtype)], 1)
         return self.up(self.project(h))
 
 
@@ -233,7 +251,8 @@ class ConvDiscriminator(nn.Module):
     conditioning="projection": logit = linear(features) + <embed(y), features>.
     conditioning="acgan": the logit ignores the label; classify(x) predicts it.
     clustered=True: the num_classes "labels" are pixel clusters, and cluster(x) gives a
-    real image's (self-conditioning).
+    real image's (self-conditioning); with groups=10, they are 10 groups of clusters,
+    one group per digit, and cluster(x, y) looks only in the group of x's label y.
     """
 
     def __init__(
@@ -243,6 +262,7 @@ class ConvDiscriminator(nn.Module):
         conditioning: str,
         codes: int = 0,
         clustered: bool = False,
+        groups: int = 1,
     ):
         super().__init__()
         if conditioning not in CONDITIONINGS:
@@ -250,7 +270,7 @@ class ConvDiscriminator(nn.Module):
                 f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}"
             )
         self.num_classes, self.conditioning = num_classes, conditioning
-        self.codes = codes
+        self.codes, self.groups = codes, groups
         in_ch = 1 + (num_classes if num_classes and conditioning == "concat" else 0)
         self.features = nn.Sequential(
             nn.Conv2d(in_ch, width, 4, 2, 1),
@@ -281,9 +301,16 @@ class ConvDiscriminator(nn.Module):
         """InfoGAN: logits (N, codes) of the category G was given, from the image."""
         return self.code_head(self.features(x))
 
-    def cluster(self, x):
-        """Self-conditioning: the index (N,) of each image's nearest cluster centre."""
-        return torch.cdist(x.flatten(1), self.centres).argmin(1)
+    def cluster(self, x, y=None):
+        """Self-conditioning: the index (N,) of each image's nearest cluster centre, or
+        with labels y, the nearest among the centres of its label's group.
+        """
+        distances = torch.cdist(x.flatten(1), self.centres)
+        if y is None:
+            return distances.argmin(1)
+        per_group = self.num_classes // self.groups
+        within = distances.view(len(x), self.groups, per_group)[torch.arange(len(x)), y]
+        return y * per_group + within.argmin(1)
 
     def forward(self, x, y=None):
         check_labels(y, self.num_classes, x.shape[0])
@@ -338,6 +365,7 @@ MODELS = {
         width=64,
         refine=True,
         conditioning="projection",
+        clusters=0,
     ),
 }
 LIMITS = {
@@ -377,6 +405,11 @@ def model_options(name: str, overrides: dict | None = None) -> dict:
         raise BadInput(
             "a DCGAN takes codes (InfoGAN) or clusters (self-conditioning), not both"
         )
+    if opts.get("clusters") and opts.get("conditioning", "projection") != "projection":
+        raise BadInput(
+            "clusters need the projection discriminator (conditioning='projection'), "
+            f"got conditioning={opts['conditioning']!r}"
+        )
     if "conditioning" in opts and opts["conditioning"] not in CONDITIONINGS:
         raise BadInput(
             f"conditioning must be one of {', '.join(CONDITIONINGS)}, "
@@ -396,10 +429,13 @@ def build(name: str, **overrides) -> tuple[nn.Module, nn.Module]:
     conditioning = opts.get("conditioning", "concat")  # unused by unconditional models
     if opts["arch"] == "mlp":
         return MLPGenerator(z_dim, k, width), MLPDiscriminator(k, width, conditioning)
-    clusters = opts.get("clusters", 0)  # self-conditioning (unconditional only)
+    clusters = opts.get("clusters", 0)  # self-conditioning: per label, if it has one
     if clusters:  # G draws a cluster off z; D is conditioned on it, by projection
-        G = ConvGenerator(z_dim, 0, width, opts["refine"], clusters, code_prior=True)
-        D = ConvDiscriminator(clusters, width, "projection", clustered=True)
+        G = ConvGenerator(z_dim, k, width, opts["refine"], clusters, code_prior=True)
+        groups = max(k, 1)  # a conditional model clusters each digit on its own
+        D = ConvDiscriminator(
+            groups * clusters, width, "projection", clustered=True, groups=groups
+        )
     else:
         codes = opts.get("codes", 0)  # InfoGAN's categorical code (unconditional)
         G = ConvGenerator(z_dim, k, width, opts["refine"], codes)

@@ -228,14 +228,16 @@ class GANRun:
 def new_run(config: TrainConfig, device=None, *, cluster: bool = True) -> GANRun:
     """A fresh run: weights drawn from config.seed, Adam optimisers, a seeded random
     stream. A self-conditioned DCGAN (model_kwargs clusters=K) clusters the training
-    digits here (`data.pixel_clusters`); `cluster=False` skips that for a run whose
-    weights, centres included, are about to be loaded from a file.
+    digits (each digit's, for the conditional one) here (`data.pixel_clusters`);
+    `cluster=False` skips that for a run whose weights, centres included, are about to
+    be loaded from a file.
     """
     device = pick_device(device)
     torch.manual_seed(config.seed)  # initial weights depend on the seed only
     G, D = build(config.model, **config.model_kwargs)
     if cluster and getattr(D, "centres", None) is not None:
-        centres, shares = pixel_clusters(G.codes, config.seed)
+        per_digit = bool(G.num_classes)  # a conditional model: clusters per digit
+        centres, shares = pixel_clusters(G.codes, config.seed, per_digit=per_digit)
         D.centres.copy_(centres), G.code_prior.copy_(shares)
     if config.spectral_norm:
         add_spectral_norm(D)

@@ -33,7 +33,6 @@ from .losses import (
     code_loss,
     discriminator_extras,
 )
-from .models import latent_code
 from .run import (
     HISTORY_KEYS,
     GANRun,
@@ -70,7 +69,7 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
         fake = G(z, y_fake)
     if getattr(D, "centres", None) is not None:  # self-conditioning (chapter 5): D
         # sees a real digit's nearest cluster and the cluster G drew a fake for
-        y_real, y_fake = D.cluster(x), latent_code(z, G.codes, G.code_prior)
+        y_real, y_fake = D.cluster(x, y_real), G.category(z, y_fake)
     with bf16:
         real_logits = D(x, y_real).float()
         fake_logits = D(fake.detach(), y_fake).float()

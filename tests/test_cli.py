@@ -257,4 +257,5 @@ def test_train_records_the_refine_choice(tmp_path):
         assert main([*args, "--out", str(out)]) == 0
         assert len(plain_convs(load_generator(out / "generator.pt"))) == convs
         config = load_checkpoint(out / "checkpoint.pt").config
-        assert config.model_kwargs == {"width": 8, "refine": flag == "--refine"}
+        assert config.model_kwargs["width"] == 8
+        assert config.model_kwargs["refine"] == (flag == "--refine")

@@ -1,5 +1,6 @@
 """Self-conditioning (chapter 5): an unconditional DCGAN conditioned on k-means clusters
-of the training digits, which it draws off z itself.
+of the training digits, which it draws off z itself; and the conditional DCGAN
+conditioned on clusters of each digit's images (chapter 8).
 """
 
 import pytest
@@ -12,12 +13,16 @@ from cgan_lib.errors import BadInput
 from cgan_lib.run import new_run
 
 
-def fake_clusters(k, seed=0):
+def fake_clusters(k, seed=0, per_digit=False):
     """Stands in for data.pixel_clusters (25 s on the full training set): k random
-    centres and unequal shares."""
+    centres and unequal shares (k per digit, each digit's shares a row, if
+    per_digit)."""
     g = torch.Generator().manual_seed(seed)
     shares = torch.arange(1, k + 1, dtype=torch.float32)
-    return torch.rand(k, 784, generator=g) * 2 - 1, shares / shares.sum()
+    shares = shares / shares.sum()
+    groups = 10 if per_digit else 1
+    centres = torch.rand(groups * k, 784, generator=g) * 2 - 1
+    return centres, (shares.repeat(10, 1) if per_digit else shares)
 
 
 @pytest.fixture
@@ -64,7 +69,8 @@ def test_clustered_dcgan_is_unconditional_outside_and_projects_clusters_inside()
 @pytest.mark.parametrize(
     "model, kwargs, message",
     [
-        ("cdcgan", {"clusters": 10}, "takes no option 'clusters'"),
+        ("cdcgan", {"clusters": 10, "conditioning": "concat"}, "projection"),
+        ("cdcgan", {"clusters": 10, "conditioning": "acgan"}, "projection"),
         ("mlp", {"clusters": 10}, "takes no option 'clusters'"),
         ("dcgan", {"clusters": 1}, "at least 2 categories"),
         ("dcgan", {"clusters": 2000}, "clusters"),
@@ -152,3 +158,118 @@ def test_command_line_sets_clusters():
     assert config.model_kwargs["clusters"] == 100
     with pytest.raises(SystemExit):
         build_parser().parse_args("train --clusters x --steps 9 --out x".split())
+
+
+# The conditional DCGAN with clusters within each digit (chapter 8)
+
+
+def test_latent_code_with_one_prior_per_row_draws_each_rows_shares():
+    n = 100_000
+    z = torch.randn(2 * n, 8, generator=torch.Generator().manual_seed(1))
+    rows = torch.tensor([[0.7, 0.2, 0.1, 0.0], [0.1, 0.1, 0.1, 0.7]])
+    which = torch.arange(2).repeat_interleave(n)
+    codes = models.latent_code(z, 4, rows[which])
+    for r in range(2):
+        share = torch.bincount(codes[which == r], minlength=4) / n
+        assert share.sub(rows[r]).abs().max() < 0.006
+    # one row for all gives what the shared prior gives
+    same = models.latent_code(z, 4, rows[0].expand(2 * n, 4))
+    assert torch.equal(same, models.latent_code(z, 4, rows[0]))
+
+
+def test_clustered_cdcgan_draws_clusters_of_the_label_asked_for():
+    G, D = models.build("cdcgan", width=16, refine=False, clusters=3)
+    assert G.num_classes == 10 and G.codes == 3 and G.code_prior.shape == (10, 3)
+    assert D.num_classes == 30 and D.groups == 10 and D.centres.shape == (30, 784)
+    z, y = torch.randn(500, G.z_dim), torch.arange(10).repeat(50)
+    assert G(z, y).shape == (500, 1, 28, 28)
+    with pytest.raises(BadInput, match="conditional"):
+        G(z)
+    # G's category is a cluster of the digit it was asked for, drawn at its share
+    G.code_prior.copy_(torch.tensor([0.0, 1.0, 0.0]).repeat(10, 1))
+    assert torch.equal(G.category(z, y), y * 3 + 1)
+    # D.cluster(x, y) looks only among y's centres, even where another digit's is nearer
+    D.centres.copy_(torch.rand(30, 784) * 2 - 1)
+    x = D.centres[[4, 29]].view(2, 1, 28, 28)  # digit 1's cluster 1, digit 9's 2
+    assert D.cluster(x).tolist() == [4, 29]
+    assert D.cluster(x, torch.tensor([1, 9])).tolist() == [4, 29]
+    assert D.cluster(x, torch.tensor([0, 5])).div(
+        3, rounding_mode="floor"
+    ).tolist() == [
+        0,
+        5,
+    ]
+
+
+def test_pixel_clusters_per_digit_cluster_each_digit_apart(mnist_train):
+    centres, shares = data.pixel_clusters(4, seed=0, limit=6000, per_digit=True)
+    assert centres.shape == (40, 784) and shares.shape == (10, 4)
+    assert torch.allclose(shares.sum(1), torch.ones(10), atol=1e-6)
+    assert shares.min() > 0
+    # each group is its digit's: the nearest of all 40 centres is of the right digit
+    # for most held-out digits (a nearest-centre classifier)
+    images, labels = mnist_train
+    x = data.to_signed(images[6000:8000]).flatten(1)
+    nearest = torch.cdist(x, centres).argmin(1).div(4, rounding_mode="floor")
+    assert (nearest == labels[6000:8000]).float().mean() > 0.85
+
+
+def test_clustered_cdcgan_step_gives_d_clusters_within_the_labels(
+    no_kmeans, monkeypatch, small_data, tmp_path
+):
+    config = TrainConfig(
+        model="cdcgan", model_kwargs={"width": 16, "refine": False, "clusters": 3}
+    )
+    run = new_run(config, device="cpu")
+    assert run.G.code_prior.shape == (10, 3) and run.D.centres.shape == (30, 784)
+    seen = []
+    forward = run.D.forward
+
+    def spy(x, y=None):
+        seen.append((x, y))
+        return forward(x, y)
+
+    monkeypatch.setattr(run.D, "forward", spy)
+    x, labels = small_data
+    x, labels = x[: config.batch_size], labels[: config.batch_size]
+    fit(run, steps=1, data=(x, labels), progress=False)
+    (x_real, y_real), (_, y_fake) = seen[0], seen[1]
+    assert y_real.max() < 30 and y_fake.max() < 30
+    # a real digit's cluster is its nearest centre of its own label's group
+    order = torch.cdist(x_real.flatten(1), x.flatten(1)).argmin(1)  # undo the shuffle
+    assert torch.equal(y_real, run.D.cluster(x_real, labels[order]))
+    assert torch.equal(y_real.div(3, rounding_mode="floor"), labels[order])
+    assert len(y_fake.div(3, rounding_mode="floor").unique()) > 5  # many digits
+    # the file keeps the per-digit prior and sampling by label works
+    save_generator(run, tmp_path / "g.pt")
+    G = load_generator(tmp_path / "g.pt")
+    assert G.code_prior.shape == (10, 3)
+    images = sample.generate(G, torch.arange(10), seed=0)
+    assert images.shape == (10, 1, 28, 28)
+
+
+def test_latents_in_cluster_make_g_draw_that_cluster():
+    G, _ = models.build("cdcgan", width=16, refine=False, clusters=4)
+    G.code_prior.copy_(torch.tensor([0.5, 0.3, 0.15, 0.05]).repeat(10, 1))
+    for digit, cluster in ((0, 0), (7, 3), (9, 1)):
+        z = sample.latents_in_cluster(G, cluster, 200, label=digit, seed=3)
+        y = torch.full((200,), digit)
+        assert torch.equal(G.category(z, y), y * 4 + cluster)
+        assert z[:, 1:].std().item() == pytest.approx(1, abs=0.1)  # the rest: N(0, 1)
+    again = sample.latents_in_cluster(G, 3, 200, label=7, seed=3)
+    assert torch.equal(again, sample.latents_in_cluster(G, 3, 200, label=7, seed=3))
+    with pytest.raises(BadInput, match="pass label"):
+        sample.latents_in_cluster(G, 0, 5)
+    with pytest.raises(BadInput, match="cluster"):
+        sample.latents_in_cluster(G, 4, 5, label=0)
+    G.code_prior[2, 1] = 0
+    with pytest.raises(BadInput, match="no share"):
+        sample.latents_in_cluster(G, 1, 5, label=2)
+    # an unconditional one takes no label; a model without clusters is refused
+    U, _ = models.build("dcgan", width=16, clusters=5)
+    z = sample.latents_in_cluster(U, 2, 50, seed=0)
+    assert models.latent_code(z, 5, U.code_prior).eq(2).all()
+    with pytest.raises(BadInput, match="no label"):
+        sample.latents_in_cluster(U, 2, 5, label=1)
+    with pytest.raises(BadInput, match="no clusters"):
+        sample.latents_in_cluster(models.build("cdcgan", width=16)[0], 0, 5, label=1)

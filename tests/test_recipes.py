@@ -45,6 +45,8 @@ def test_the_fast_conv_recipe_is_narrower_and_has_an_ema():
     )
     assert fast.model_kwargs["width"] < shipped.model_kwargs["width"]
     assert fast.ema > 0
+    # self-conditioned on clusters within each digit (bench/README.md)
+    assert fast.model_kwargs["clusters"] >= 2
 
 
 def test_recipe_settings_are_copies():
@@ -76,7 +78,11 @@ def test_train_on_a_cpu_uses_the_fast_recipe_and_says_why(tmp_path, capsys):
     printed, summary = run_train(tmp_path, capsys)
     assert "recipe fast, chosen for a CPU by --recipe auto" in printed
     assert summary["recipe"] == "fast"
-    assert summary["config"]["model_kwargs"] == {"width": 32, "refine": False}
+    assert summary["config"]["model_kwargs"] == {
+        "width": 32,
+        "refine": False,
+        "clusters": 10,
+    }
     assert summary["config"]["ema"] == 0.999
     # the recipe's learning rate reaches the run, not the CLI's own default
     fast_lr = recipes.FAST["cdcgan"]["lr_g"]
@@ -87,7 +93,11 @@ def test_train_on_a_cpu_uses_the_fast_recipe_and_says_why(tmp_path, capsys):
 def test_flags_override_the_recipe_and_shipped_is_one_flag_away(tmp_path, capsys):
     flags = ("--width", "16", "--ema", "0", "--lr", "3e-4")
     _, summary = run_train(tmp_path, capsys, *flags)
-    assert summary["config"]["model_kwargs"] == {"width": 16, "refine": False}
+    assert summary["config"]["model_kwargs"] == {
+        "width": 16,
+        "refine": False,
+        "clusters": 10,
+    }
     assert summary["config"]["ema"] == 0
     assert summary["config"]["lr_g"] == summary["config"]["lr_d"] == 3e-4
     _, summary = run_train(tmp_path / "b", capsys, "--recipe", "shipped")
