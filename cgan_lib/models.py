@@ -86,11 +86,11 @@ def latent_code(
     u = 0.5 * (1 + torch.erf(z[:, 0] / 2**0.5))  # the normal CDF: uniform on (0, 1)
     if prior is None:
         return (u * codes).floor().clamp(0, codes - 1).long()
-    # prior (codes,) for all, or (N, codes): one row per latent vector (its digit's)
+    # prior (codes,) for all, or (N, codes): one row per latent vector (its digit's).
+    # The category is the number of cumulative shares at or below u (a comparison and
+    # a sum rather than searchsorted, which ONNX cannot export)
     edges = prior.float().cumsum(-1) / prior.float().sum(-1, keepdim=True)
-    u = u.contiguous() if prior.dim() == 1 else u[:, None].contiguous()
-    c = torch.searchsorted(edges.contiguous(), u, right=True).clamp(max=codes - 1)
-    return c if prior.dim() == 1 else c[:, 0]
+    return (edges <= u[:, None]).sum(-1).clamp(max=codes - 1)
 
 
 class MLPGenerator(nn.Module):

@@ -97,7 +97,8 @@ def test_model_card_is_the_shipped_json():
 @pytest.mark.parametrize("call", [cgan_lib.pretrained, cgan_lib.model_card])
 def test_unknown_shipped_names_list_the_real_ones(call):
     with pytest.raises(
-        errors.BadInput, match="shipped: cdcgan, cmlp, dcgan, dcgan_clusters, mlp"
+        errors.BadInput,
+        match="shipped: cdcgan, cdcgan_clusters, cmlp, dcgan, dcgan_clusters, mlp",
     ):
         call("gpt")
     with pytest.raises(errors.BadInput):

@@ -38,6 +38,18 @@ def test_onnx_matches_torch_for_the_same_z_and_labels(tmp_path):
     assert np.abs(three - eight).mean() > 10
 
 
+def test_a_self_conditioned_generator_exports_with_its_clusters(tmp_path):
+    G = build("cdcgan", width=8, refine=False, clusters=3)[0].eval()
+    G.code_prior.copy_(torch.tensor([0.6, 0.3, 0.1]).repeat(10, 1))
+    path = export_onnx(G, tmp_path / "g.onnx")
+    z = torch.randn(300, G.z_dim, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(300) % 10
+    with torch.no_grad():
+        expected = G(z, labels).squeeze(1).numpy()
+    # the graph draws the same cluster from z[:, 0] as torch does, for every z
+    assert np.abs(run_onnx(path, z, labels) / 127.5 - 1 - expected).max() < 1e-4
+
+
 def test_unconditional_generators_are_not_exported(tmp_path):
     with pytest.raises(ValueError, match="only conditional"):
         export_onnx(build("dcgan", width=8)[0], tmp_path / "g.onnx")
