@@ -416,6 +416,12 @@ def main():
     )
     p.add_argument("--device", default="auto")
     p.add_argument("--json", help="write the results here too")
+    p.add_argument(
+        "--keep-others",
+        action="store_true",
+        help="with --json: keep the device entry's results for models not run now "
+        "(each result says when and by which command it was measured)",
+    )
     args = p.parse_args()
     scipy_sqrtm_compat()
     device = pick_device(args.device)
@@ -515,11 +521,21 @@ def main():
         # merged by device type: CPU and GPU results live in one file, benchmarks.json
         path = Path(args.json)
         merged = json.loads(path.read_text()) if path.exists() else {}
+        command = "python " + " ".join(sys.argv)
+        for result in results.values():  # each result's own provenance
+            result.update(date=time.strftime("%Y-%m-%d"), command=command)
+        if args.keep_others and device.type in merged:
+            entry = merged[device.type]
+            for name, result in entry.get("models", {}).items():
+                if name not in results:
+                    result.setdefault("date", entry.get("date"))
+                    result.setdefault("command", entry.get("command"))
+                    results[name] = result
         merged[device.type] = {
             "machine": describe_machine(device),
             "minutes": args.minutes,
             "date": time.strftime("%Y-%m-%d"),
-            "command": "python " + " ".join(sys.argv),
+            "command": command,
             "torch": torch.__version__,
             "fd_10k_reference": round(yardstick.reference, 4),
             "fd_10k_reference_std": round(yardstick.reference_std, 4),
