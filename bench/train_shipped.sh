@@ -13,5 +13,7 @@ case "${1:-all}" in
   dcgan_clusters|all) train dcgan_clusters --model dcgan --clusters 200 --width 32 --lr 1e-3 \
                         --ema 0.999 --epochs 20 --lr-decay 14 20 ;;&
   cmlp|all)           train cmlp --model cmlp --ema 0.999 --epochs 20 ;;&
-  cdcgan|all)         train cdcgan --model cdcgan --width 48 --ema 0.999 --epochs 12 --lr-decay 8 12 ;;
+  cdcgan|all)         train cdcgan --model cdcgan --width 48 --ema 0.999 --epochs 12 --lr-decay 8 12 ;;&
+  cdcgan_clusters|all) train cdcgan_clusters --model cdcgan --clusters 10 --width 48 --ema 0.999 \
+                        --epochs 18 --lr-decay 12 18 ;;
 esac

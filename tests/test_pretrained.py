@@ -31,7 +31,9 @@ def test_the_chapters_models_are_all_shipped_and_small():
     assert EXPECTED <= {p.stem for p in CARDS}
     assert all(p.with_suffix(".pt").is_file() for p in CARDS)
     total = sum(p.stat().st_size for p in PRETRAINED_DIR.iterdir())
-    assert total < 10 * 2**20, f"cgan_lib/pretrained is {total / 2**20:.1f} MB"
+    # seven generators in float16, two timelapses and the classifier: about 10 MB; a
+    # bound that catches a float32 file or an accidental checkpoint with optimisers
+    assert total < 12 * 2**20, f"cgan_lib/pretrained is {total / 2**20:.1f} MB"
 
 
 @pytest.mark.parametrize("card_path", CARDS, ids=lambda p: p.stem)
