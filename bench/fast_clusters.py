@@ -1,7 +1,7 @@
 """Does self-conditioning on clusters within each digit help the fast CPU recipe? Seeds.
 
     python bench/fast_clusters.py --seeds 0 1 2 --clusters 0 10 --steps 2906 \\
-        --json cgan_lib/benchmarks.json
+        --json cgan_lib/fast_clusters.json
 
 Trains the conditional DCGAN's fast recipe (cgan_lib.recipes: width 32, no refinement,
 EMA 0.999, 1e-3) with `--clusters K` for each K and seed, for a fixed number of steps
@@ -10,8 +10,8 @@ the `train` command, and appends one JSON line per run: the command, wall time, 
 the scores of bench/bench.py's yardstick (10,000 digits with the test set's label
 counts, FD to the 10,000 test digits) and of the model cards' scorer (5,000 digits:
 5 draws of 1,000, and one draw of 5,000 against 5,000 held-out real digits). Each run
-is also written to the "fast_clusters" entry of `--json` (chapter 8 reads it there),
-replacing an earlier run of the same seed and K; bench.py's device entries are kept.
+is also written to `--json` (chapter 8 reads it there), replacing an earlier run of the
+same seed and K and keeping the others.
 Two runs share the 2-core machine fairly when each has one thread: the steps, not the
 time, are fixed.
 """
@@ -66,7 +66,7 @@ def main():
     p.add_argument("--clusters", type=int, nargs="+", default=[0, 10])
     p.add_argument("--steps", type=int, default=2906)
     p.add_argument("--runs", default="runs/fast_clusters", help="run folders here")
-    p.add_argument("--json", required=True, help="the runs go into its fast_clusters")
+    p.add_argument("--json", default="cgan_lib/fast_clusters.json", help="runs go here")
     args = p.parse_args()
     scipy_sqrtm_compat()
     torch.set_num_threads(1)  # the scoring; training runs in its own process
@@ -85,6 +85,7 @@ def main():
                 "command": command,
                 "wall_seconds": round(wall, 1),
                 "train_seconds": summary["seconds"],
+                "threads": 1,
                 **scores(ROOT / folder / "checkpoint.pt"),
             }
             record(Path(args.json), line, args.steps)
@@ -92,14 +93,12 @@ def main():
 
 
 def record(path: Path, line: dict, steps: int) -> None:
-    """Put one run into path's "fast_clusters" entry (read again: runs may share it)."""
-    merged = json.loads(path.read_text()) if path.exists() else {}
-    entry = merged.setdefault("fast_clusters", {})
+    """Put one run into the file at path (read again: two runs may share it)."""
+    entry = json.loads(path.read_text()) if path.exists() else {}
     entry.update(
         script="bench/fast_clusters.py",
         recipe="fast (cgan_lib.recipes.FAST['cdcgan']), --clusters K",
         steps=steps,
-        threads=1,
         machine=f"2-core {platform.machine()} CPU, torch {torch.__version__}",
     )
     runs = [
@@ -109,7 +108,7 @@ def record(path: Path, line: dict, steps: int) -> None:
     ]
     entry["runs"] = sorted(runs + [line], key=lambda r: (r["clusters"], r["seed"]))
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(merged, indent=1) + "\n")
+    tmp.write_text(json.dumps(entry, indent=1) + "\n")
     tmp.replace(path)  # atomic: a reader never sees half a file
 
 
