@@ -155,3 +155,15 @@ def test_the_fast_recipes_clusters_are_backed_by_the_seed_runs():
         key: statistics.fmean(r["accuracy_10k"] for r in by_k[key]) for key in fd
     }
     assert accuracy[k] >= accuracy[0] - 0.005
+
+
+def test_every_entry_of_the_benchmark_file_is_a_device():
+    # chapters 8 and 12 and recipes.reason() read each top-level entry as one device's
+    # results (a run of other experiments went in there once and broke both chapters)
+    import torch
+
+    for device, entry in json.loads(BENCHMARKS.read_text()).items():
+        torch.device(device)  # raises for a name that is not a device type
+        assert {"machine", "date", "command", "models"} <= set(entry), device
+        for name, result in entry["models"].items():
+            assert {"images_per_s", "seconds_to_accuracy"} <= set(result), name
