@@ -167,3 +167,28 @@ def test_every_entry_of_the_benchmark_file_is_a_device():
         assert {"machine", "date", "command", "models"} <= set(entry), device
         for name, result in entry["models"].items():
             assert {"images_per_s", "seconds_to_accuracy"} <= set(result), name
+
+
+def test_chapter_5s_clusters_are_backed_by_same_recipe_seed_runs():
+    # chapter 5 says what the clusters alone do from this file, not from the two cards
+    # (whose recipes differ in more than the clusters)
+    root = BENCHMARKS.parent
+    entry = json.loads((root / "dcgan_clusters_seeds.json").read_text())
+    card = json.loads((root / "pretrained" / "dcgan_clusters.json").read_text())
+    k = card["config"]["model_kwargs"]["clusters"]
+    # the same recipe as the shipped model, flag by flag, but for the clusters
+    recipe = entry["recipe"].removesuffix(" --clusters K").split(" --")
+    assert all(f"--{flag.lstrip('-')} " in card["command"] for flag in recipe)
+    by_k = {}
+    for run in entry["runs"]:
+        assert run["step"] == entry["steps"]
+        assert f"--clusters {run['clusters']} " in run["command"]
+        assert f"--seed {run['seed']} " in run["command"]
+        by_k.setdefault(run["clusters"], []).append(run)
+    assert set(by_k) == {0, k}
+    seeds = [sorted(r["seed"] for r in by_k[key]) for key in (0, k)]
+    assert seeds[0] == seeds[1] and len(seeds[0]) >= 3  # paired, at least 3 seeds
+    for metric, better in (("frechet_distance", -1), ("precision", 1)):
+        values = {key: [r[metric] for r in by_k[key]] for key in (0, k)}
+        gap = better * (statistics.fmean(values[k]) - statistics.fmean(values[0]))
+        assert gap > 2 * max(statistics.stdev(v) for v in values.values()), metric
