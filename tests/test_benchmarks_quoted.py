@@ -130,6 +130,27 @@ def test_the_appendix_cpu_against_gpu_rows_are_the_files():
         assert line in text, f"the appendix does not have this row of the file: {line}"
 
 
+def paired_seed_runs(entry: dict, k: int) -> dict[int, list[dict]]:
+    """A seed-runs file's runs by cluster count, checked: all at the file's step count,
+    and the runs without clusters and with `k` from the same seeds, at least 3."""
+    by_k = {}
+    for run in entry["runs"]:
+        assert run["step"] == entry["steps"]
+        by_k.setdefault(run["clusters"], []).append(run)
+    assert {0, k} <= set(by_k)
+    seeds = [sorted(r["seed"] for r in by_k[key]) for key in (0, k)]
+    assert seeds[0] == seeds[1] and len(seeds[0]) >= 3  # paired, at least 3 seeds
+    return by_k
+
+
+def gain_and_spread(by_k: dict, k: int, metric: str, better: int) -> tuple:
+    """How much `k` clusters improved the mean of `metric` (better: +1 higher, -1
+    lower), and the larger of the two seed-to-seed standard deviations."""
+    values = {key: [r[metric] for r in by_k[key]] for key in (0, k)}
+    gain = better * (statistics.fmean(values[k]) - statistics.fmean(values[0]))
+    return gain, max(statistics.stdev(v) for v in values.values())
+
+
 def test_the_fast_recipes_clusters_are_backed_by_the_seed_runs():
     # chapter 8 and the appendix say the fast recipe conditions on clusters because,
     # over seeds, they lowered its distance to the test set by more than twice the
@@ -138,23 +159,14 @@ def test_the_fast_recipes_clusters_are_backed_by_the_seed_runs():
 
     entry = json.loads((BENCHMARKS.parent / "fast_clusters.json").read_text())
     k = FAST["cdcgan"]["model_kwargs"]["clusters"]
-    by_k = {}
     for run in entry["runs"]:
         assert {"seed", "clusters", "fd_10k", "one_draw_fd", "accuracy_10k"} <= set(run)
-        assert run["step"] == entry["steps"]
-        by_k.setdefault(run["clusters"], []).append(run)
-    assert {0, k} <= set(by_k)
-    seeds = [sorted(r["seed"] for r in by_k[key]) for key in (0, k)]
-    assert seeds[0] == seeds[1] and len(seeds[0]) >= 3  # paired, at least 3 seeds
-    fd = {key: [r["fd_10k"] for r in by_k[key]] for key in (0, k)}
-    mean = {key: statistics.fmean(v) for key, v in fd.items()}
-    spread = max(statistics.stdev(v) for v in fd.values())
-    assert mean[0] - mean[k] > 2 * spread
+    by_k = paired_seed_runs(entry, k)
+    gain, spread = gain_and_spread(by_k, k, "fd_10k", -1)
+    assert gain > 2 * spread
     # and the clusters did not cost accuracy
-    accuracy = {
-        key: statistics.fmean(r["accuracy_10k"] for r in by_k[key]) for key in fd
-    }
-    assert accuracy[k] >= accuracy[0] - 0.005
+    gain, _ = gain_and_spread(by_k, k, "accuracy_10k", 1)
+    assert gain >= -0.005
 
 
 def test_every_entry_of_the_benchmark_file_is_a_device():
@@ -172,23 +184,19 @@ def test_every_entry_of_the_benchmark_file_is_a_device():
 def test_chapter_5s_clusters_are_backed_by_same_recipe_seed_runs():
     # chapter 5 says what the clusters alone do from this file, not from the two cards
     # (whose recipes differ in more than the clusters)
-    root = BENCHMARKS.parent
-    entry = json.loads((root / "dcgan_clusters_seeds.json").read_text())
-    card = json.loads((root / "pretrained" / "dcgan_clusters.json").read_text())
+    from cgan_lib import model_card
+
+    entry = json.loads((BENCHMARKS.parent / "dcgan_clusters_seeds.json").read_text())
+    card = model_card("dcgan_clusters")
     k = card["config"]["model_kwargs"]["clusters"]
     # the same recipe as the shipped model, flag by flag, but for the clusters
     recipe = entry["recipe"].removesuffix(" --clusters K").split(" --")
     assert all(f"--{flag.lstrip('-')} " in card["command"] for flag in recipe)
-    by_k = {}
     for run in entry["runs"]:
-        assert run["step"] == entry["steps"]
         assert f"--clusters {run['clusters']} " in run["command"]
         assert f"--seed {run['seed']} " in run["command"]
-        by_k.setdefault(run["clusters"], []).append(run)
+    by_k = paired_seed_runs(entry, k)
     assert set(by_k) == {0, k}
-    seeds = [sorted(r["seed"] for r in by_k[key]) for key in (0, k)]
-    assert seeds[0] == seeds[1] and len(seeds[0]) >= 3  # paired, at least 3 seeds
     for metric, better in (("frechet_distance", -1), ("precision", 1)):
-        values = {key: [r[metric] for r in by_k[key]] for key in (0, k)}
-        gap = better * (statistics.fmean(values[k]) - statistics.fmean(values[0]))
-        assert gap > 2 * max(statistics.stdev(v) for v in values.values()), metric
+        gain, spread = gain_and_spread(by_k, k, metric, better)
+        assert gain > 2 * spread, metric
