@@ -1,20 +1,25 @@
 """cgan_lib: the small library behind the cgan-book chapters (GANs on MNIST digits).
 
-One module per concept, each importing only those above it:
+One module per concept, listed so that each imports only modules above it (a test
+checks it, tests/test_layering.py):
 
-    errors      the library's exceptions and the boundary check that raises them
+    errors      the library's exceptions, its limits and the boundary checks
     data        MNIST from a local copy, torchvision or PyPI; scaling; augmentation
-    losses      the discriminator and generator losses, on logits
     models      MLP and convolutional generators and discriminators; MODELS, build()
+    losses      the loss pairs on logits, penalties, auxiliary terms (ACGAN, InfoGAN)
+    clusters    self-conditioning: k-means clusters of the digits standing in for labels
     run         TrainConfig, GANRun (what a training run holds), new_run, pick_device
     checkpoint  the file format, save/load/resume, the run-folder lock, shipped models
     train       train_step (one D and one G update) and fit (the loop)
     step_check  chapter 4's checker of a training step written by the reader
     sample      drawing by label, latent paths, whole numbers
     metrics     the MNIST classifier and the scores built on it
-    viz         grids, PNGs, GIFs, plots;  widgets  the ipywidgets panels
-    toy         1-D and 2-D GANs for the theory chapters;  export  ONNX for the web page
+    viz         grids, PNGs, GIFs, plots
+    widgets     the ipywidgets panels
+    toy         1-D and 2-D GANs for the theory chapters
+    export      ONNX for the web page
     toolbox     chapter 9's recipes and the table of their benchmark results
+    recipes     the command line's training recipes (fast on a CPU, the shipped ones)
     __main__    the command line: python -m cgan_lib --help
 """
 

@@ -30,7 +30,7 @@ from .checkpoint import (
     save_generator,
 )
 from .data import SIZES
-from .errors import BadInput, CganError, check_range, describe_range, short
+from .errors import MAX_SEED, BadInput, CganError, check_range, describe_range, short
 from .export import export_onnx
 from .losses import LOSSES
 from .metrics import (
@@ -43,7 +43,7 @@ from .metrics import (
     train_classifier,
 )
 from .models import CONDITIONINGS, LIMITS, MODELS
-from .run import MAX_SEED, TrainConfig, pick_device
+from .run import TrainConfig, pick_device
 from .sample import MAX_PER_CLASS, check_number, sample_by_label, write_number
 from .train import check_out_dir, fit
 from .viz import grid, save_png, timelapse

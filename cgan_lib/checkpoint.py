@@ -206,7 +206,7 @@ def save_generator(run: GANRun, path: str | Path) -> Path:
 
 def _run_from_state(state: dict, path, device) -> GANRun:
     try:
-        run = new_run(config_from_dict(state["config"]), device, cluster=False)
+        run = new_run(config_from_dict(state["config"]), device, clustering=False)
     except BadInput as e:  # e.g. a model name or option this version does not know
         raise CheckpointError(f"{path}: {e}") from None
     _load_weights(run.G, state["G"], path, "generator")

@@ -23,7 +23,6 @@ to set `$CGAN_CACHE`), so it is never fetched in vain.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import math
@@ -51,7 +50,6 @@ import torch.nn.functional as F
 from .errors import (
     BadInput,
     MNISTUnavailable,
-    check_range,
 )  # also cgan_lib.data.MNISTUnavailable
 
 SPLITS = ("train", "test")
@@ -87,7 +85,7 @@ def data_dirs() -> list[Path]:
     return dirs + [cache_dir()]
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(f"cgan_lib: {message}", file=sys.stderr)
 
 
@@ -356,7 +354,7 @@ def _load_all(verbose: bool = True) -> dict:
             tried.append(f"{what} {where}: {e}")
             if reader is _from_cache_file and verbose:
                 then = "rebuilding it" if where == cache else "trying the next source"
-                _say(f"ignoring the MNIST cache {where}: {e}; {then}")
+                say(f"ignoring the MNIST cache {where}: {e}; {then}")
     if arrays is None and os.environ.get("CGAN_NO_DOWNLOAD") != "1":
         _check_writable(cache_dir())
         downloads = (
@@ -365,7 +363,7 @@ def _load_all(verbose: bool = True) -> dict:
         )
         for reader, what in downloads:
             if verbose:
-                _say(f"fetching MNIST via {what} ...")
+                say(f"fetching MNIST via {what} ...")
             try:
                 arrays, source = _check(reader(), what), what
                 break
@@ -386,7 +384,7 @@ def _load_all(verbose: bool = True) -> dict:
             _write_cache(arrays, cache)
         except OSError as e:  # the data is here; only the next load is slower
             if verbose:
-                _say(
+                say(
                     f"could not save the MNIST cache {cache} ({e}); the next run reads"
                     " the sources again (set CGAN_CACHE to a writable folder)"
                 )
@@ -486,41 +484,3 @@ def random_rotate(
     theta = torch.stack(rows, 1).to(x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-
-
-@functools.lru_cache(maxsize=4)
-def pixel_clusters(
-    k: int, seed: int = 0, limit: int | None = None, per_digit: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """k-means clusters of MNIST's 60,000 training digits (the first `limit` of them, if
-    given) in pixel space (scikit-learn's KMeans, one k-means++ start from `seed`):
-    (centres float (k, 784) in [-1, 1], the share of the digits in each cluster (k,)).
-    No label is used. About 25 s for k = 100 on 2 CPU cores; cached for the process.
-
-    per_digit=True clusters each digit's images on their own, k clusters per digit (the
-    labels choose the group, k-means the clusters within it): centres (10 k, 784),
-    digit d's at rows d k .. d k + k - 1, and shares (10, k), each row summing to 1.
-    """
-    from sklearn.cluster import KMeans  # imported here: only clustering needs it
-
-    k = check_range("clusters", k, 2, 1000, integer=True)
-    images, labels = load_mnist("train")
-    if limit is not None:
-        least = k * (10 if per_digit else 1)
-        limit = check_range("limit", limit, least, len(images), integer=True)
-        images, labels = images[:limit], labels[:limit]
-    x = to_signed(images).flatten(1).numpy()
-    groups = [x[labels.numpy() == d] for d in range(10)] if per_digit else [x]
-    what = f"{len(x):,} training digits into {k} groups (k-means)"
-    if per_digit:
-        what = f"each digit of {len(x):,} training digits into {k} groups (10 k-means)"
-    _say(f"clustering {what}...")
-    centres, shares = [], []
-    for group in groups:
-        km = KMeans(k, n_init=1, random_state=seed % 2**32).fit(group)
-        centres.append(torch.from_numpy(km.cluster_centers_).float())
-        counts = np.bincount(km.labels_, minlength=k) / len(group)
-        shares.append(torch.from_numpy(counts).float())
-    if not per_digit:
-        return centres[0], shares[0]
-    return torch.cat(centres), torch.stack(shares)

@@ -6,6 +6,9 @@ They also subclass the built-in type a caller would expect (ValueError for bad v
 RuntimeError for a failed run), so `except ValueError` keeps working in user code.
 """
 
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes 64-bit seeds
+MAX_IMAGES = 100_000  # 78 MB of uint8 digits in one call: more is a typo
+
 
 class CganError(Exception):
     """Base class: a problem cgan_lib has explained in its message."""
@@ -76,3 +79,18 @@ def short(value, limit: int = 40) -> str:
     """
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} chars)"
+
+
+def check_digit(label) -> int:
+    """A digit label 0..9 as an int, or BadInput naming the bad value."""
+    if isinstance(label, bool) or not isinstance(label, int):
+        try:
+            as_int = int(label)
+        except (TypeError, ValueError):
+            raise BadInput(f"a digit must be an integer 0..9, got {label!r}") from None
+        if as_int != label:
+            raise BadInput(f"a digit must be an integer 0..9, got {label!r}")
+        label = as_int
+    if not 0 <= label <= 9:
+        raise BadInput(f"a digit must be 0..9, got {label}")
+    return label

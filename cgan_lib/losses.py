@@ -51,9 +51,6 @@ def non_saturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
-GENERATOR_LOSSES = {"saturating": saturating_loss, "nonsaturating": non_saturating_loss}
-
-
 # --------------------------------------------------------------------------------------
 # The toolbox (chapter 9): other losses on the same logits, and penalties on D.
 # Each discriminator loss takes real_target so the table below has one signature; only
@@ -138,24 +135,22 @@ def class_loss(D, x, y):
     return F.cross_entropy(D.classify(x), y)
 
 
-DISCRIMINATOR_LOSSES = {
-    "nonsaturating": discriminator_loss,
-    "saturating": discriminator_loss,
-    "hinge": hinge_discriminator_loss,
-    "lsgan": least_squares_discriminator_loss,
-    "wgan-gp": wasserstein_discriminator_loss,
+# The loss pairs TrainConfig.loss names: (discriminator loss, generator loss).
+# Chapter 3's two share the discriminator's cross-entropy; chapter 9's each bring
+# their own pair.
+LOSSES = {
+    "nonsaturating": (discriminator_loss, non_saturating_loss),
+    "saturating": (discriminator_loss, saturating_loss),
+    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
+    "lsgan": (least_squares_discriminator_loss, least_squares_generator_loss),
+    "wgan-gp": (wasserstein_discriminator_loss, wasserstein_generator_loss),
 }
-GENERATOR_LOSSES.update(
-    hinge=hinge_generator_loss,
-    lsgan=least_squares_generator_loss,
-    **{"wgan-gp": wasserstein_generator_loss},
-)
-LOSSES = tuple(DISCRIMINATOR_LOSSES)  # the values of TrainConfig.loss
 
 
-def discriminator_extras(cfg, D, x, y_real, fake, y_fake, rng=None):
-    """The terms a config adds to D's loss: WGAN-GP's penalty, R1, R2, ACGAN's class
-    loss. None when there are none (the plain losses).
+def auxiliary_d_loss(cfg, D, x, y_real, fake, y_fake, z, rng=None):
+    """What a config adds to D's loss beyond the pair in LOSSES (chapter 9): WGAN-GP's
+    gradient penalty, R1 on reals, R2 on fakes, ACGAN's class loss on both, InfoGAN's
+    code loss. 0 for the plain recipes.
     """
     terms = []
     if cfg.loss == "wgan-gp":
@@ -164,6 +159,20 @@ def discriminator_extras(cfg, D, x, y_real, fake, y_fake, rng=None):
         terms.append(cfg.r1 / 2 * r1_penalty(D, x, y_real))
     if cfg.r2 > 0:
         terms.append(cfg.r2 / 2 * r1_penalty(D, fake, y_fake))
-    if getattr(D, "conditioning", None) == "acgan":
+    if D.conditioning == "acgan":
         terms.append(class_loss(D, x, y_real) + class_loss(D, fake, y_fake))
-    return sum(terms) if terms else None
+    if D.codes:
+        terms.append(code_loss(D, fake, z))
+    return sum(terms)
+
+
+def auxiliary_g_loss(D, fake, y_fake, z):
+    """What G adds to its loss (chapter 9): ACGAN's generator wants D to read its label,
+    InfoGAN's wants D to read its category. 0 for the plain recipes.
+    """
+    terms = []
+    if D.conditioning == "acgan":
+        terms.append(class_loss(D, fake, y_fake))
+    if D.codes:
+        terms.append(code_loss(D, fake, z))
+    return sum(terms)

@@ -24,10 +24,9 @@ a style, such as slant, instead).
 A *self-conditioned* DCGAN (`clusters=K`, chapter 5; after Liu et al., 2020, who cluster
 the discriminator's features, where we cluster pixels once) also takes a category off
 z[:, 0], but drawn with the shares of K k-means clusters of the training digits
-(`G.code_prior`), and its discriminator is a projection discriminator over the clusters:
-a real digit is conditioned on its nearest cluster centre (`D.cluster(x)`), a fake on
-the cluster G drew it for. No label is used; the clusters stand in for them, so G has no
-reason to draw between two of them.
+(`G.code_prior`), and its discriminator is a projection discriminator over the clusters,
+whose centres it keeps (`D.centres`). The clustering and the relabelling live in
+clusters.py.
 
 `build(name)` makes the pair for one of the names in `MODELS`.
 """
@@ -101,6 +100,7 @@ class MLPGenerator(nn.Module):
     def __init__(self, z_dim: int, num_classes: int, width: int):
         super().__init__()
         self.z_dim, self.num_classes = z_dim, num_classes
+        self.codes, self.code_prior = 0, None  # no InfoGAN code, no clusters
         self.net = nn.Sequential(
             nn.Linear(z_dim + num_classes, width),
             nn.LeakyReLU(0.2),
@@ -132,6 +132,8 @@ class MLPDiscriminator(nn.Module):
                 f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}"
             )
         self.num_classes, self.conditioning = num_classes, conditioning
+        # what every discriminator declares: no InfoGAN code head, no cluster centres
+        self.codes, self.centres = 0, None
         concat = num_classes if conditioning == "concat" else 0
         self.features = nn.Sequential(
             nn.Linear(28 * 28 + concat, 2 * width),
@@ -250,9 +252,9 @@ class ConvDiscriminator(nn.Module):
     conditioning="concat": the one-hot label enters as 10 extra constant input planes.
     conditioning="projection": logit = linear(features) + <embed(y), features>.
     conditioning="acgan": the logit ignores the label; classify(x) predicts it.
-    clustered=True: the num_classes "labels" are pixel clusters, and cluster(x) gives a
-    real image's (self-conditioning); with groups=10, they are 10 groups of clusters,
-    one group per digit, and cluster(x, y) looks only in the group of x's label y.
+    clustered=True: the num_classes "labels" are pixel clusters whose centres D keeps
+    (self-conditioning, see clusters.py); with groups=10, they are 10 groups of
+    clusters, one group per digit.
     """
 
     def __init__(
@@ -300,17 +302,6 @@ class ConvDiscriminator(nn.Module):
     def infer_code(self, x):
         """InfoGAN: logits (N, codes) of the category G was given, from the image."""
         return self.code_head(self.features(x))
-
-    def cluster(self, x, y=None):
-        """Self-conditioning: the index (N,) of each image's nearest cluster centre, or
-        with labels y, the nearest among the centres of its label's group.
-        """
-        distances = torch.cdist(x.flatten(1), self.centres)
-        if y is None:
-            return distances.argmin(1)
-        per_group = self.num_classes // self.groups
-        within = distances.view(len(x), self.groups, per_group)[torch.arange(len(x)), y]
-        return y * per_group + within.argmin(1)
 
     def forward(self, x, y=None):
         check_labels(y, self.num_classes, x.shape[0])

@@ -17,13 +17,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import torch
 import torch.nn as nn
 
-from .data import pixel_clusters
-from .errors import BadInput, check_range, short
+from .clusters import attach_clusters
+from .errors import MAX_SEED, BadInput, check_range, short
 from .losses import LOSSES
 from .models import add_spectral_norm, build, model_options
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # per step; d_real = mean D(x)
-MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes 64-bit seeds
 
 
 @dataclass
@@ -225,20 +224,18 @@ class GANRun:
         return next(self.G.parameters()).device
 
 
-def new_run(config: TrainConfig, device=None, *, cluster: bool = True) -> GANRun:
+def new_run(config: TrainConfig, device=None, *, clustering: bool = True) -> GANRun:
     """A fresh run: weights drawn from config.seed, Adam optimisers, a seeded random
     stream. A self-conditioned DCGAN (model_kwargs clusters=K) clusters the training
-    digits (each digit's, for the conditional one) here (`data.pixel_clusters`);
-    `cluster=False` skips that for a run whose weights, centres included, are about to
-    be loaded from a file.
+    digits (each digit's, for the conditional one) here (`clusters.attach_clusters`);
+    `clustering=False` skips that for a run whose weights, centres included, are
+    about to be loaded from a file.
     """
     device = pick_device(device)
     torch.manual_seed(config.seed)  # initial weights depend on the seed only
     G, D = build(config.model, **config.model_kwargs)
-    if cluster and getattr(D, "centres", None) is not None:
-        per_digit = bool(G.num_classes)  # a conditional model: clusters per digit
-        centres, shares = pixel_clusters(G.codes, config.seed, per_digit=per_digit)
-        D.centres.copy_(centres), G.code_prior.copy_(shares)
+    if clustering and D.centres is not None:
+        attach_clusters(G, D, config.seed)
     if config.spectral_norm:
         add_spectral_norm(D)
     G, D = G.to(device), D.to(device)

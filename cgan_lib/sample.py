@@ -17,27 +17,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .data import to_uint8
-from .errors import BadInput, check_range
-from .run import MAX_SEED
+from .errors import MAX_IMAGES, MAX_SEED, BadInput, check_digit, check_range
 
 MAX_NUMBER_LENGTH = 64
-MAX_PER_CLASS = 10_000  # 100,000 digits, 78 MB as uint8: more is a typo
-MAX_IMAGES = 10 * MAX_PER_CLASS
-
-
-def check_digit(label) -> int:
-    """A digit label 0..9 as an int, or a ValueError naming the bad value."""
-    if isinstance(label, bool) or not isinstance(label, int):
-        try:
-            as_int = int(label)
-        except (TypeError, ValueError):
-            raise BadInput(f"a digit must be an integer 0..9, got {label!r}") from None
-        if as_int != label:
-            raise BadInput(f"a digit must be an integer 0..9, got {label!r}")
-        label = as_int
-    if not 0 <= label <= 9:
-        raise BadInput(f"a digit must be 0..9, got {label}")
-    return label
+MAX_PER_CLASS = MAX_IMAGES // 10
 
 
 def check_number(number) -> str:
@@ -80,43 +63,6 @@ def latents(n: int, z_dim: int, seed: int | None = None, device="cpu") -> torch.
         check_range("seed", seed, 0, MAX_SEED, integer=True)
     )
     return torch.randn(n, z_dim, generator=g).to(device)
-
-
-def latents_in_cluster(
-    G: nn.Module, cluster: int, n: int, label: int | None = None, seed: int = 0
-) -> torch.Tensor:
-    """n latent vectors that a self-conditioned generator (clusters=K) draws for one
-    cluster (of `label`'s, for a conditional one): z[:, 0] is drawn inside that
-    cluster's slice of the normal distribution, the slice `models.latent_code` cuts by
-    the clusters' shares; the other coordinates are plain N(0, 1). The inverse of
-    latent_code, to show what G draws for each cluster.
-    """
-    prior = getattr(G, "code_prior", None)
-    if prior is None:
-        raise BadInput("this generator has no clusters (train it with clusters=K)")
-    if prior.dim() == 2:  # one row of shares per label
-        require_conditional(G, "draw a cluster of a digit")
-        if label is None:
-            raise BadInput("this generator clusters each digit: pass label 0..9")
-        prior = prior[check_digit(label)]
-    elif label is not None:
-        raise BadInput("this generator's clusters are of all digits: pass no label")
-    cluster = check_range("cluster", cluster, 0, G.codes - 1, integer=True)
-    edges = torch.cat([torch.zeros(1), prior.float().cpu().cumsum(0)])
-    edges = edges / edges[-1]
-    lo, hi = edges[cluster], edges[cluster + 1]
-    if hi <= lo:
-        raise BadInput(
-            f"cluster {cluster} has no share of the digits: G never draws it"
-        )
-    n = check_range("the number of images", n, 1, MAX_IMAGES, integer=True)
-    g = torch.Generator().manual_seed(
-        check_range("seed", seed, 0, MAX_SEED, integer=True)
-    )
-    z = torch.randn(n, G.z_dim, generator=g)
-    u = (lo + (hi - lo) * torch.rand(n, generator=g)).clamp(1e-7, 1 - 1e-7)
-    z[:, 0] = 2**0.5 * torch.erfinv(2 * u - 1)  # the normal quantile of u
-    return z
 
 
 @torch.no_grad()

@@ -23,16 +23,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from . import clusters, losses
 from . import data as mnist
 from .checkpoint import RunLock, load_checkpoint, save_checkpoint
 from .errors import BadInput, CheckpointError, TrainingDiverged, check_range
-from .losses import (
-    DISCRIMINATOR_LOSSES,
-    GENERATOR_LOSSES,
-    class_loss,
-    code_loss,
-    discriminator_extras,
-)
 from .run import (
     HISTORY_KEYS,
     GANRun,
@@ -44,41 +38,26 @@ from .run import (
 
 
 def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """One discriminator update, then one generator update.
+    """One discriminator update, then one generator update (chapter 4).
 
-    Returns the step's [d_loss, g_loss, mean D(x), mean D(G(z))] as one tensor.
+    Returns [d_loss, g_loss, mean D(x), mean D(G(z))] as one tensor, which the loop
+    logs without waiting for the device at every step.
     """
-    cfg, G, D, rng = run.config, run.G, run.D, run.rng
-    n, device = x.shape[0], x.device
-    # bf16 autocast on a GPU only when asked: on an H100 it was slower than fp32 for
-    # these small networks (bench/README.md), and it changes the numbers.
-    amp = cfg.mixed_precision and device.type == "cuda"
-    bf16 = torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
-    z = torch.randn(n, G.z_dim, generator=rng, device=device)
-    y_fake = None
-    if G.num_classes:
-        y_fake = torch.randint(0, G.num_classes, (n,), generator=rng, device=device)
-    y_real = y if G.num_classes else None
-    if cfg.augment_degrees > 0:
-        x = mnist.random_rotate(x, cfg.augment_degrees, rng)
+    G, D, cfg = run.G, run.D, run.config
+    d_loss_fn, g_loss_fn = losses.LOSSES[cfg.loss]
+    x, y_real, z, y_fake = draw(run, x, y)
     set_learning_rates(run)
 
-    # Discriminator: push D(x) up and D(G(z)) down. fake.detach(): this step must not
-    # send gradients into G.
-    with bf16:
-        fake = G(z, y_fake)
-    if getattr(D, "centres", None) is not None:  # self-conditioning (chapter 5): D
-        # sees a real digit's nearest cluster and the cluster G drew a fake for
-        y_real, y_fake = D.cluster(x, y_real), G.category(z, y_fake)
-    with bf16:
-        real_logits = D(x, y_real).float()
-        fake_logits = D(fake.detach(), y_fake).float()
-    d_loss = DISCRIMINATOR_LOSSES[cfg.loss](real_logits, fake_logits, cfg.real_target)
-    extras = discriminator_extras(cfg, D, x, y_real, fake.detach(), y_fake, rng)
-    if extras is not None:  # penalties and ACGAN's class loss (chapter 9)
-        d_loss = d_loss + extras
-    if getattr(D, "codes", 0):  # InfoGAN: D must read G's category back (chapter 9)
-        d_loss = d_loss + code_loss(D, fake.detach(), z)
+    # Discriminator: push D(x) up and D(G(z)) down. fake.detach(): this backward pass
+    # must not reach G.
+    fake = G(z, y_fake)
+    y_real, y_fake = clusters.discriminator_labels(G, D, x, y_real, z, y_fake)
+    real_logits = D(x, y_real)
+    fake_logits = D(fake.detach(), y_fake)
+    d_loss = d_loss_fn(real_logits, fake_logits, cfg.real_target)
+    d_loss = d_loss + losses.auxiliary_d_loss(
+        cfg, D, x, y_real, fake.detach(), y_fake, z, run.rng
+    )
     run.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     run.opt_d.step()
@@ -86,25 +65,34 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     # Generator: make the just-updated D call the same fakes real. D is frozen for this
     # backward pass, which saves computing gradients nobody uses.
     D.requires_grad_(False)
-    with bf16:
-        g_loss = GENERATOR_LOSSES[cfg.loss](D(fake, y_fake).float())
-        if getattr(D, "conditioning", None) == "acgan":  # G wants its label read
-            g_loss = g_loss + class_loss(D, fake, y_fake)
-        if getattr(D, "codes", 0):  # ... and its category
-            g_loss = g_loss + code_loss(D, fake, z)
+    g_loss = g_loss_fn(D(fake, y_fake)) + losses.auxiliary_g_loss(D, fake, y_fake, z)
     run.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     run.opt_g.step()
     D.requires_grad_(True)
-    if run.G_ema is not None:
-        ema_update(run.G_ema, G, cfg.ema, run.step)
+    update_average(run)
 
     with torch.no_grad():
-        d_real, d_fake = (
-            torch.sigmoid(real_logits).mean(),
-            torch.sigmoid(fake_logits).mean(),
+        d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+        return torch.stack([d_loss, g_loss, d_real.mean(), d_fake.mean()])
+
+
+def draw(run: GANRun, x: torch.Tensor, y: torch.Tensor | None):
+    """The step's random draws, from the run's own stream in a fixed order: latents z,
+    labels for the fakes (conditional models), then, with `augment_degrees`, a random
+    rotation of the real digits. Returns (x, y_real, z, y_fake); the labels are None
+    for an unconditional model, which ignores the dataset's labels.
+    """
+    G, rng = run.G, run.rng
+    z = torch.randn(len(x), G.z_dim, generator=rng, device=x.device)
+    y_fake = None
+    if G.num_classes:
+        y_fake = torch.randint(
+            0, G.num_classes, (len(x),), generator=rng, device=x.device
         )
-        return torch.stack([d_loss, g_loss, d_real, d_fake])
+    if run.config.augment_degrees > 0:
+        x = mnist.random_rotate(x, run.config.augment_degrees, rng)
+    return x, (y if G.num_classes else None), z, y_fake
 
 
 def fit(
@@ -148,7 +136,8 @@ def fit(
         run.G.train(), run.D.train()
         with StopSignal() as stop:
             while run.step < target and not clock.expired() and not stop.requested:
-                log.append(train_step(run, *batches.at(run.step)))
+                with mixed_precision(run):
+                    log.append(train_step(run, *batches.at(run.step)))
                 run.step += 1
                 if run.step % log_every == 0:
                     log.flush()
@@ -478,6 +467,21 @@ def set_learning_rates(run: GANRun) -> None:
     for opt, lr in ((run.opt_d, run.config.lr_d), (run.opt_g, run.config.lr_g)):
         for group in opt.param_groups:
             group["lr"] = lr * factor
+
+
+def mixed_precision(run: GANRun):
+    """bf16 autocast around a step, on a GPU and only when the config asks: on an H100
+    it was slower than float32 for these small networks (bench/README.md), and it
+    changes the numbers. Elsewhere a context that does nothing.
+    """
+    on = run.config.mixed_precision and run.device.type == "cuda"
+    return torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=on)
+
+
+def update_average(run: GANRun) -> None:
+    """The EMA copy of G (chapter 8), when the run keeps one, follows G's weights."""
+    if run.G_ema is not None:
+        ema_update(run.G_ema, run.G, run.config.ema, run.step)
 
 
 @torch.no_grad()

@@ -6,7 +6,7 @@ conditioned on clusters of each digit's images (chapter 8).
 import pytest
 import torch
 
-from cgan_lib import TrainConfig, data, fit, models, sample
+from cgan_lib import TrainConfig, clusters, data, fit, models, sample
 from cgan_lib.__main__ import build_parser, train_config
 from cgan_lib.checkpoint import load_checkpoint, load_generator, save_generator
 from cgan_lib.errors import BadInput
@@ -14,7 +14,7 @@ from cgan_lib.run import new_run
 
 
 def fake_clusters(k, seed=0, per_digit=False):
-    """Stands in for data.pixel_clusters (25 s on the full training set): k random
+    """Stands in for clusters.pixel_clusters (25 s on the full training set): k random
     centres and unequal shares (k per digit, each digit's shares a row, if
     per_digit)."""
     g = torch.Generator().manual_seed(seed)
@@ -27,7 +27,7 @@ def fake_clusters(k, seed=0, per_digit=False):
 
 @pytest.fixture
 def no_kmeans(monkeypatch):
-    monkeypatch.setattr("cgan_lib.run.pixel_clusters", fake_clusters)
+    monkeypatch.setattr("cgan_lib.clusters.pixel_clusters", fake_clusters)
 
 
 def test_latent_code_with_a_prior_draws_each_category_at_its_share():
@@ -58,7 +58,7 @@ def test_clustered_dcgan_is_unconditional_outside_and_projects_clusters_inside()
     # D.cluster: each image's nearest centre
     D.centres.copy_(torch.rand(7, 784) * 2 - 1)
     x = D.centres[[3, 0, 6]].view(3, 1, 28, 28) + 0.01
-    assert D.cluster(x).tolist() == [3, 0, 6]
+    assert clusters.nearest_cluster(D, x).tolist() == [3, 0, 6]
     # G draws the cluster from z[:, 0] with its prior: a prior on one cluster only
     # makes every image that cluster's, whatever z
     G.code_prior.copy_(torch.eye(7)[4])
@@ -83,7 +83,7 @@ def test_bad_clusters_are_refused_with_a_sentence(model, kwargs, message):
 
 
 def test_pixel_clusters_group_digits_without_labels(mnist_train):
-    centres, shares = data.pixel_clusters(10, seed=0)
+    centres, shares = clusters.pixel_clusters(10, seed=0)
     assert centres.shape == (10, 784) and shares.shape == (10,)
     assert centres.min() >= -1 - 1e-5 and centres.max() <= 1 + 1e-5  # means of pixels
     assert shares.sum().item() == pytest.approx(1, abs=1e-6) and shares.min() > 0
@@ -97,7 +97,7 @@ def test_pixel_clusters_group_digits_without_labels(mnist_train):
     purity = counts.max(1).values.sum() / 5000
     assert purity > 0.5  # 0.63 for seed 0
     # reproducible for a seed (the cache is bypassed)
-    again, _ = data.pixel_clusters.__wrapped__(10, seed=0)
+    again, _ = clusters.pixel_clusters.__wrapped__(10, seed=0)
     assert torch.allclose(again, centres)
 
 
@@ -115,7 +115,7 @@ def test_new_run_sets_centres_and_prior_and_loading_never_reclusters(
     def refuse(*args):
         raise AssertionError("loading a saved run must not cluster again")
 
-    monkeypatch.setattr("cgan_lib.run.pixel_clusters", refuse)
+    monkeypatch.setattr("cgan_lib.clusters.pixel_clusters", refuse)
     back = load_checkpoint(tmp_path / "checkpoint.pt")
     assert torch.equal(back.D.centres, run.D.centres)
     G = load_generator(tmp_path / "g.pt")
@@ -142,7 +142,9 @@ def test_discriminator_sees_real_clusters_and_the_clusters_g_drew(
     fit(run, steps=1, data=(x, torch.zeros(len(x), dtype=torch.long)), progress=False)
     y_real, y_fake = seen[0], seen[1]
     # real: each digit's nearest centre (the batch is x, shuffled)
-    assert torch.equal(y_real.sort().values, run.D.cluster(x).sort().values)
+    assert torch.equal(
+        y_real.sort().values, clusters.nearest_cluster(run.D, x).sort().values
+    )
     assert len(y_real.unique()) > 1
     assert y_fake is not None and y_fake.max() < 5  # fake: the cluster G drew
     # the clusters G drew follow its prior (shares 1:2:3:4:5 of 15)
@@ -188,12 +190,13 @@ def test_clustered_cdcgan_draws_clusters_of_the_label_asked_for():
     # G's category is a cluster of the digit it was asked for, drawn at its share
     G.code_prior.copy_(torch.tensor([0.0, 1.0, 0.0]).repeat(10, 1))
     assert torch.equal(G.category(z, y), y * 3 + 1)
-    # D.cluster(x, y) looks only among y's centres, even where another digit's is nearer
+    # nearest_cluster(D, x, y) looks only among y's centres, even where another
+    # digit's is nearer
     D.centres.copy_(torch.rand(30, 784) * 2 - 1)
     x = D.centres[[4, 29]].view(2, 1, 28, 28)  # digit 1's cluster 1, digit 9's 2
-    assert D.cluster(x).tolist() == [4, 29]
-    assert D.cluster(x, torch.tensor([1, 9])).tolist() == [4, 29]
-    assert D.cluster(x, torch.tensor([0, 5])).div(
+    assert clusters.nearest_cluster(D, x).tolist() == [4, 29]
+    assert clusters.nearest_cluster(D, x, torch.tensor([1, 9])).tolist() == [4, 29]
+    assert clusters.nearest_cluster(D, x, torch.tensor([0, 5])).div(
         3, rounding_mode="floor"
     ).tolist() == [
         0,
@@ -202,7 +205,7 @@ def test_clustered_cdcgan_draws_clusters_of_the_label_asked_for():
 
 
 def test_pixel_clusters_per_digit_cluster_each_digit_apart(mnist_train):
-    centres, shares = data.pixel_clusters(4, seed=0, limit=6000, per_digit=True)
+    centres, shares = clusters.pixel_clusters(4, seed=0, limit=6000, per_digit=True)
     assert centres.shape == (40, 784) and shares.shape == (10, 4)
     assert torch.allclose(shares.sum(1), torch.ones(10), atol=1e-6)
     assert shares.min() > 0
@@ -237,7 +240,7 @@ def test_clustered_cdcgan_step_gives_d_clusters_within_the_labels(
     assert y_real.max() < 30 and y_fake.max() < 30
     # a real digit's cluster is its nearest centre of its own label's group
     order = torch.cdist(x_real.flatten(1), x.flatten(1)).argmin(1)  # undo the shuffle
-    assert torch.equal(y_real, run.D.cluster(x_real, labels[order]))
+    assert torch.equal(y_real, clusters.nearest_cluster(run.D, x_real, labels[order]))
     assert torch.equal(y_real.div(3, rounding_mode="floor"), labels[order])
     assert len(y_fake.div(3, rounding_mode="floor").unique()) > 5  # many digits
     # the file keeps the per-digit prior and sampling by label works
@@ -252,24 +255,24 @@ def test_latents_in_cluster_make_g_draw_that_cluster():
     G, _ = models.build("cdcgan", width=16, refine=False, clusters=4)
     G.code_prior.copy_(torch.tensor([0.5, 0.3, 0.15, 0.05]).repeat(10, 1))
     for digit, cluster in ((0, 0), (7, 3), (9, 1)):
-        z = sample.latents_in_cluster(G, cluster, 200, label=digit, seed=3)
+        z = clusters.latents_in_cluster(G, cluster, 200, label=digit, seed=3)
         y = torch.full((200,), digit)
         assert torch.equal(G.category(z, y), y * 4 + cluster)
         assert z[:, 1:].std().item() == pytest.approx(1, abs=0.1)  # the rest: N(0, 1)
-    again = sample.latents_in_cluster(G, 3, 200, label=7, seed=3)
-    assert torch.equal(again, sample.latents_in_cluster(G, 3, 200, label=7, seed=3))
+    again = clusters.latents_in_cluster(G, 3, 200, label=7, seed=3)
+    assert torch.equal(again, clusters.latents_in_cluster(G, 3, 200, label=7, seed=3))
     with pytest.raises(BadInput, match="pass label"):
-        sample.latents_in_cluster(G, 0, 5)
+        clusters.latents_in_cluster(G, 0, 5)
     with pytest.raises(BadInput, match="cluster"):
-        sample.latents_in_cluster(G, 4, 5, label=0)
+        clusters.latents_in_cluster(G, 4, 5, label=0)
     G.code_prior[2, 1] = 0
     with pytest.raises(BadInput, match="no share"):
-        sample.latents_in_cluster(G, 1, 5, label=2)
+        clusters.latents_in_cluster(G, 1, 5, label=2)
     # an unconditional one takes no label; a model without clusters is refused
     U, _ = models.build("dcgan", width=16, clusters=5)
-    z = sample.latents_in_cluster(U, 2, 50, seed=0)
+    z = clusters.latents_in_cluster(U, 2, 50, seed=0)
     assert models.latent_code(z, 5, U.code_prior).eq(2).all()
     with pytest.raises(BadInput, match="no label"):
-        sample.latents_in_cluster(U, 2, 5, label=1)
+        clusters.latents_in_cluster(U, 2, 5, label=1)
     with pytest.raises(BadInput, match="no clusters"):
-        sample.latents_in_cluster(models.build("cdcgan", width=16)[0], 0, 5, label=1)
+        clusters.latents_in_cluster(models.build("cdcgan", width=16)[0], 0, 5, label=1)

@@ -84,10 +84,11 @@ def test_wasserstein_losses_are_the_mean_score_gap():
     assert losses.wasserstein_generator_loss(fake).item() == 0.0
 
 
-def test_plain_configs_add_no_extra_discriminator_terms():
+def test_plain_configs_add_no_auxiliary_terms():
     run = new_run(TrainConfig(model="cmlp"), device="cpu")
-    x, y = images(4), torch.arange(4)
-    assert losses.discriminator_extras(run.config, run.D, x, y, x, y) is None
+    x, y, z = images(4), torch.arange(4), torch.randn(4, run.G.z_dim)
+    assert losses.auxiliary_d_loss(run.config, run.D, x, y, x, y, z) == 0
+    assert losses.auxiliary_g_loss(run.D, x, y, z) == 0
 
 
 @pytest.mark.parametrize("model", ["cmlp", "cdcgan"])
