@@ -10,7 +10,12 @@ not a tolerance), and so must the logged numbers, but for one combination no rec
 the book uses (see the test).
 """
 
+import ast
 import copy
+import inspect
+import json
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -140,3 +145,31 @@ def test_the_step_is_the_monolithic_step_bit_for_bit(name, small_data):
             assert torch.allclose(a, b, rtol=1e-6, atol=0)
         else:
             assert torch.equal(a, b)
+
+
+def statements(body):
+    """Each statement of a function body, `with` blocks opened, docstring skipped."""
+    for stmt in body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue
+        if isinstance(stmt, ast.With):
+            yield f"with {ast.unparse(stmt.items[0])}:"
+            yield from statements(stmt.body)
+        else:
+            yield ast.unparse(stmt)
+
+
+def test_chapter_4_explains_every_line_train_step_prints():
+    """Chapter 4 prints train_step's source and explains it line by line: each
+    statement, up to its first parenthesis, is quoted in the chapter's prose."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(train.train_step)))
+    chapter = json.loads(
+        (Path(__file__).parents[1] / "notebooks/04_training_step.ipynb").read_text()
+    )
+    prose = "".join(
+        "".join(c["source"]) for c in chapter["cells"] if c["cell_type"] == "markdown"
+    )
+    lines = list(statements(tree.body[0].body))
+    assert len(lines) >= 20
+    missing = [s for s in lines if s.split("(")[0] not in prose]
+    assert not missing, f"chapter 4 does not explain: {missing}"
