@@ -26,9 +26,7 @@ same data, device and budget. bench/README.md says how the shipped results were 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,30 +34,14 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cgan_lib import data as mnist  # noqa: E402
-from cgan_lib.metrics import (  # noqa: E402
-    evaluate_generator,
-    frechet_distance,
-    load_classifier,
-    predict,
-    score,
-)
-from cgan_lib.recipes import recipe_settings  # noqa: E402
-from cgan_lib.sample import generate, sample_by_label  # noqa: E402
-from cgan_lib.train import fit  # noqa: E402
-
-try:  # the layout with cgan_lib.run and cgan_lib.checkpoint
-    from cgan_lib.checkpoint import load_generator, save_generator
-    from cgan_lib.run import TrainConfig, new_run, pick_device
-except ImportError:  # the layout up to commit 874a944 (measured on the H100)
-    from cgan_lib.sample import load_generator
-    from cgan_lib.train import TrainConfig, new_run, pick_device, save_checkpoint
-
-    def save_generator(run, path):
-        save_checkpoint(run, path, include_training_state=False)
-
+from cgan_lib import data as mnist
+from cgan_lib.checkpoint import load_generator, save_generator
+from cgan_lib.digit_classifier import load_classifier, predict
+from cgan_lib.metrics import TestSetFD, evaluate_generator, score
+from cgan_lib.recipes import recipe_settings
+from cgan_lib.run import TrainConfig, new_run, pick_device
+from cgan_lib.sample import generate, sample_by_label
+from cgan_lib.train import fit
 
 TARGETS = (0.90, 0.95, 0.97, 0.98)
 CARD_PATH = (
@@ -92,24 +74,6 @@ RECIPES = {
 FIXED_STEPS = {"shipped": CARD["step"]}
 
 
-def scipy_sqrtm_compat():
-    """cgan_lib.metrics calls scipy.linalg.sqrtm(..., disp=False); SciPy 1.18 removed
-    `disp` (seen on the GPU machine). Adapt to it, same matrix root."""
-    import numpy as np
-    import scipy.linalg
-
-    try:
-        scipy.linalg.sqrtm(np.eye(2), disp=False)
-    except TypeError:
-        plain = scipy.linalg.sqrtm
-
-        def sqrtm(a, disp=True, **kw):
-            root = plain(a, **kw)
-            return root if disp else (root, float("nan"))
-
-        scipy.linalg.sqrtm = sqrtm
-
-
 def card_scores(run):
     """The shipped card's scorer, exactly: the sample-only file (float16 weights),
     loaded back, scored with evaluate_generator(per_class, seed) as `ship` does."""
@@ -126,76 +90,6 @@ def meets_card(scores) -> bool:
         scores["accuracy"] >= CARD["scores"]["accuracy"]
         and scores["frechet_distance"] <= CARD["scores"]["frechet_distance"]
     )
-
-
-def draw_by_label(labels, counts, seed: int) -> torch.Tensor:
-    """Indices of counts[d] digits of each label d, drawn without replacement."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.cat(
-        [
-            torch.nonzero(labels == d).flatten()[
-                torch.randperm(int((labels == d).sum()), generator=g)[: int(counts[d])]
-            ]
-            for d in range(10)
-        ]
-    )
-
-
-class TestSetFD:
-    """The Fréchet distance of 10,000 digits to MNIST's 10,000 test digits, in the
-    project classifier's features: issue 17's yardstick.
-
-    A conditional generator draws its 10,000 digits with the test set's label counts
-    (980 zeros, 1,135 ones, ...), not 1,000 per label: real training digits drawn 1,000
-    per label score about twice as far from the test set as ones drawn with its counts
-    (bench/fd_label_mix.py), so equal counts would charge a perfect generator for the
-    test set's mix. `reference` is what a perfect generator scores:
-    real training digits drawn with the same label counts, the mean over
-    REFERENCE_SEEDS draws (`reference_std` their spread; the FD's small-sample bias is
-    in both).
-    """
-
-    REFERENCE_SEEDS = range(5)
-
-    def __init__(self, classifier):
-        self.classifier = classifier
-        images, labels = mnist.load_mnist("test")
-        self.test_features = predict(classifier, images)[1]
-        counts = torch.bincount(labels, minlength=10)
-        self.labels = torch.arange(10).repeat_interleave(counts)  # the test set's mix
-
-    @functools.cached_property
-    def reference_draws(self) -> list[float]:
-        train, train_labels = mnist.load_mnist("train")
-        counts = torch.bincount(self.labels, minlength=10)
-        return [
-            self.of_images(train[draw_by_label(train_labels, counts, seed)])[1]
-            for seed in self.REFERENCE_SEEDS
-        ]
-
-    @property
-    def reference(self) -> float:
-        return statistics.fmean(self.reference_draws)
-
-    @property
-    def reference_std(self) -> float:
-        return statistics.stdev(self.reference_draws)
-
-    def of_images(self, images, labels=None):
-        """(accuracy or None, FD, what the classifier reads) of `images`."""
-        predicted, features = predict(self.classifier, images)
-        accuracy = None
-        if labels is not None:
-            accuracy = (predicted == labels).float().mean().item()
-        return accuracy, frechet_distance(features, self.test_features), predicted
-
-    def of_generator(self, G, seed=0):
-        """of_images of 10,000 digits, conditional ones with the test set's labels."""
-        G = G.cpu()
-        if G.num_classes:
-            images = mnist.to_uint8(generate(G, self.labels, seed=seed))
-            return self.of_images(images, self.labels)
-        return self.of_images(mnist.to_uint8(generate(G, n=10_000, seed=seed)))
 
 
 def quick_accuracy(G, classifier, seed=123):
@@ -423,7 +317,6 @@ def main():
         "(each result says when and by which command it was measured)",
     )
     args = p.parse_args()
-    scipy_sqrtm_compat()
     device = pick_device(args.device)
     classifier = load_classifier()
     yardstick = TestSetFD(classifier)

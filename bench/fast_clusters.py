@@ -30,11 +30,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from bench import TestSetFD, scipy_sqrtm_compat  # noqa: E402
 from cgan_lib.checkpoint import load_checkpoint  # noqa: E402
-from cgan_lib.metrics import evaluate_generator, load_classifier  # noqa: E402
+from cgan_lib.digit_classifier import load_classifier  # noqa: E402
+from cgan_lib.metrics import TestSetFD, evaluate_generator  # noqa: E402
 
 
 def scores(checkpoint: Path) -> dict:
@@ -68,7 +67,6 @@ def main():
     p.add_argument("--runs", default="runs/fast_clusters", help="run folders here")
     p.add_argument("--json", default="cgan_lib/fast_clusters.json", help="runs go here")
     args = p.parse_args()
-    scipy_sqrtm_compat()
     torch.set_num_threads(1)  # the scoring; training runs in its own process
     for seed in args.seeds:
         for k in args.clusters:

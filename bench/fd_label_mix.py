@@ -3,11 +3,11 @@
     python bench/fd_label_mix.py > bench/fd_label_mix_2026-11-23.txt
 
 Real MNIST training digits, 10,000 at a time, scored against the 10,000 test digits with
-bench.py's TestSetFD (the project classifier's features), for three ways of choosing
-them, 5 draws each: 1,000 per label (what the yardstick drew before), at random (the
-training set's own mix, which varies from draw to draw), and with the test set's label
-counts (what it draws now). A perfect conditional generator is charged whatever the
-real digits drawn the same way score.
+cgan_lib.metrics.TestSetFD (the project classifier's features), for three ways of
+choosing them, 5 draws each: 1,000 per label (what the yardstick drew before), at random
+(the training set's own mix, which varies from draw to draw), and with the test set's
+label counts (what it draws now). A perfect conditional generator is charged whatever
+the real digits drawn the same way score.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import TestSetFD, draw_by_label  # noqa: E402  (bench/bench.py, beside this)
 from cgan_lib import data as mnist  # noqa: E402
-from cgan_lib.metrics import load_classifier  # noqa: E402
+from cgan_lib.digit_classifier import load_classifier  # noqa: E402
+from cgan_lib.metrics import TestSetFD, draw_by_label  # noqa: E402
 
 
 def main() -> None:

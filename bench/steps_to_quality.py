@@ -21,9 +21,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import TestSetFD, quick_accuracy  # noqa: E402  (bench/bench.py, beside this)
+from bench import quick_accuracy  # noqa: E402  (bench/bench.py, beside this)
 from cgan_lib import data as mnist  # noqa: E402
-from cgan_lib.metrics import load_classifier  # noqa: E402
+from cgan_lib.digit_classifier import load_classifier  # noqa: E402
+from cgan_lib.metrics import TestSetFD  # noqa: E402
 from cgan_lib.run import TrainConfig, new_run  # noqa: E402
 from cgan_lib.train import fit  # noqa: E402
 

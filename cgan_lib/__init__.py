@@ -13,7 +13,10 @@ checks it, tests/test_layering.py):
     train       train_step (one D and one G update) and fit (the loop)
     step_check  chapter 4's checker of a training step written by the reader
     sample      drawing by label, latent paths, whole numbers
-    metrics     the MNIST classifier and the scores built on it
+    digit_classifier  the MNIST classifier every score reads digits with
+    distances   FD, KID, precision/recall/density/coverage on its features
+    memorisation  each digit's nearest training digit; copies
+    metrics     every score with its spread, real references, the test-set FD, tables
     viz         grids, PNGs, GIFs, plots
     widgets     the ipywidgets panels
     toy         1-D and 2-D GANs for the theory chapters

@@ -30,6 +30,7 @@ from .checkpoint import (
     save_generator,
 )
 from .data import SIZES
+from .digit_classifier import save_classifier, train_classifier
 from .errors import MAX_SEED, BadInput, CganError, check_range, describe_range, short
 from .export import export_onnx
 from .losses import LOSSES
@@ -38,9 +39,7 @@ from .metrics import (
     format_table,
     load_samples,
     real_reference,
-    save_classifier,
     score,
-    train_classifier,
 )
 from .models import CONDITIONINGS, LIMITS, MODELS
 from .run import TrainConfig, pick_device

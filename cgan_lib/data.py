@@ -23,6 +23,7 @@ to set `$CGAN_CACHE`), so it is never fetched in vain.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import math
@@ -484,3 +485,15 @@ def random_rotate(
     theta = torch.stack(rows, 1).to(x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+
+
+@functools.lru_cache(maxsize=8)
+def reference_halves(seed: int = 0):
+    """A random split of the MNIST test set into two halves A and B (its first and
+    second halves come from different writers, so split at random). B is the held-out
+    reference every sample set is compared with.
+    """
+    images, labels = load_mnist("test")
+    perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    a, b = perm[: len(perm) // 2], perm[len(perm) // 2 :]
+    return (images[a], labels[a]), (images[b], labels[b])

@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from cgan_lib import TrainConfig, fit, metrics
+from cgan_lib import TrainConfig, digit_classifier, fit
 from cgan_lib.checkpoint import (
     RunLock,
     load_checkpoint,
@@ -117,7 +117,7 @@ def test_the_payload_runs_when_unpickled_naively(tmp_path):
     [
         load_checkpoint,
         load_generator,
-        lambda path: metrics.load_classifier.__wrapped__(path),
+        lambda path: digit_classifier.load_classifier.__wrapped__(path),
     ],
     ids=["load_checkpoint", "load_generator", "load_classifier"],
 )

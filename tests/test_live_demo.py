@@ -7,7 +7,7 @@ import imageio.v3 as iio
 import pytest
 import torch
 
-from cgan_lib import metrics
+from cgan_lib import digit_classifier
 
 PAGE = "book/live_demo.html"
 
@@ -38,7 +38,7 @@ def digits_of(demo, *keys):
 
 def test_picking_a_digit_draws_a_digit_the_classifier_reads_as_it(demo):
     drawn = digits_of(demo, "seven", "sevenSlid", "three")
-    predicted, _ = metrics.predict(metrics.load_classifier(), drawn)
+    predicted, _ = digit_classifier.predict(digit_classifier.load_classifier(), drawn)
     # the slider moves through styles of the same digit
     assert predicted.tolist() == [7, 7, 3]
     assert all(d.float().mean() > 10 for d in drawn)  # ink, not a blank canvas

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cgan_lib import metrics
+from cgan_lib import digit_classifier
 
 PAGES = {
     "toygan": "notebooks/02_minimax_game.html",
@@ -35,7 +35,7 @@ def widgets(built_book):
 
 @pytest.fixture(scope="module")
 def classifier():
-    return metrics.load_classifier()
+    return digit_classifier.load_classifier()
 
 
 def tiles(canvas, count):
@@ -46,7 +46,7 @@ def tiles(canvas, count):
 
 
 def read(classifier, digits):
-    return metrics.predict(classifier, digits)[0].tolist()
+    return digit_classifier.predict(classifier, digits)[0].tolist()
 
 
 def test_every_widget_starts_offline_without_console_errors(widgets):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgan_lib import data, metrics
+from cgan_lib import data, digit_classifier, distances, memorisation, metrics
 from cgan_lib.__main__ import main
 from cgan_lib.errors import CheckpointError
 from cgan_lib.models import build
@@ -44,9 +44,9 @@ def test_frechet_distance_of_diagonal_gaussians():
     # ||mu_a - mu_b||^2 + sum (sigma_a - sigma_b)^2 = 1 + (0 + 1 + 0.25)
     a = with_moments(500, np.zeros(3), np.eye(3))
     b = with_moments(500, np.array([1.0, 0, 0]), np.diag([1.0, 4.0, 0.25]), seed=1)
-    assert metrics.frechet_distance(a, b) == pytest.approx(2.25, abs=1e-9)
-    assert metrics.frechet_distance(b, a) == pytest.approx(2.25, abs=1e-9)
-    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    assert distances.frechet_distance(a, b) == pytest.approx(2.25, abs=1e-9)
+    assert distances.frechet_distance(b, a) == pytest.approx(2.25, abs=1e-9)
+    assert distances.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_frechet_distance_of_scaled_and_rotated_covariances():
@@ -54,12 +54,12 @@ def test_frechet_distance_of_scaled_and_rotated_covariances():
     a = with_moments(300, np.zeros(2), s_a)
     # S_b = c^2 S_a: the covariance term is (1 - c)^2 Tr(S_a)
     b = with_moments(300, np.array([0.0, 3.0]), 9 * s_a, seed=1)
-    assert metrics.frechet_distance(a, b) == pytest.approx(9 + 4 * 5, abs=1e-8)
+    assert distances.frechet_distance(a, b) == pytest.approx(9 + 4 * 5, abs=1e-8)
     # the same covariance turned by 90 degrees: diag eigenvalues swap places
     turn = np.array([[0.0, -1.0], [1.0, 0.0]])
     c = with_moments(300, np.zeros(2), turn @ s_a @ turn.T, seed=2)
     want = frechet_closed_form(np.zeros(2), s_a, np.zeros(2), turn @ s_a @ turn.T)
-    assert metrics.frechet_distance(a, c) == pytest.approx(want, abs=1e-8)
+    assert distances.frechet_distance(a, c) == pytest.approx(want, abs=1e-8)
     assert want > 1  # not a trivial zero
 
 
@@ -70,20 +70,20 @@ def test_frechet_distance_of_random_covariances_and_its_invariances():
     mu_a, mu_b = rng.normal(size=(2, 6))
     a, b = with_moments(400, mu_a, s_a), with_moments(400, mu_b, s_b, seed=1)
     want = frechet_closed_form(mu_a, s_a, mu_b, s_b)
-    assert metrics.frechet_distance(a, b) == pytest.approx(want, rel=1e-8)
+    assert distances.frechet_distance(a, b) == pytest.approx(want, rel=1e-8)
     # moving both sets together changes nothing; torch tensors are accepted
     shift = rng.normal(size=6)
-    moved = metrics.frechet_distance(torch.tensor(a + shift), torch.tensor(b + shift))
+    moved = distances.frechet_distance(torch.tensor(a + shift), torch.tensor(b + shift))
     assert moved == pytest.approx(want, rel=1e-8)
     with pytest.raises(ValueError, match="at least 2 samples"):
-        metrics.frechet_distance(a[:1], b)
+        distances.frechet_distance(a[:1], b)
 
 
 def test_frechet_distance_of_singular_covariances_is_finite():
     a = with_moments(100, np.zeros(2), np.eye(2))
     flat = np.zeros((100, 3))
     flat[:, :2] = a  # a third feature that never varies: S is singular
-    value = metrics.frechet_distance(flat, flat + [1.0, 0, 0])
+    value = distances.frechet_distance(flat, flat + [1.0, 0, 0])
     assert value == pytest.approx(1.0, abs=1e-4)
 
 
@@ -92,9 +92,9 @@ def test_frechet_distance_of_singular_covariances_is_finite():
 
 
 def test_shipped_classifier_meets_its_card():
-    card = json.loads(metrics.CLASSIFIER_PATH.with_suffix(".json").read_text())
-    model = metrics.load_classifier()
-    acc = metrics.accuracy(model, *data.load_mnist("test"))
+    card = json.loads(digit_classifier.CLASSIFIER_PATH.with_suffix(".json").read_text())
+    model = digit_classifier.load_classifier()
+    acc = digit_classifier.accuracy(model, *data.load_mnist("test"))
     assert acc >= 0.993, acc
     assert acc == pytest.approx(card["test_accuracy"], abs=0.0005)
     assert "train-classifier" in card["command"] and card["seed"] == 0
@@ -102,23 +102,23 @@ def test_shipped_classifier_meets_its_card():
 
 
 def test_predict_and_accuracy_on_known_digits():
-    model = metrics.load_classifier()
-    (images, labels), _ = metrics.reference_halves(0)
+    model = digit_classifier.load_classifier()
+    (images, labels), _ = data.reference_halves(0)
     images, labels = images[:300], labels[:300]
-    predicted, features = metrics.predict(model, images)
+    predicted, features = digit_classifier.predict(model, images)
     assert predicted.shape == (300,) and predicted.dtype == torch.int64
     assert features.shape == (300, 128) and features.dtype == torch.float64
     # uint8 pictures and the generator's [-1, 1] scale are read the same
-    again, _ = metrics.predict(model, data.to_signed(images))
+    again, _ = digit_classifier.predict(model, data.to_signed(images))
     assert torch.equal(predicted, again)
     right = (predicted == labels).float().mean().item()
-    assert metrics.accuracy(model, images, labels) == right > 0.97
-    assert metrics.accuracy(model, images, (labels + 1) % 10) < 0.05
-    assert metrics.accuracy(model, images, predicted) == 1.0
+    assert digit_classifier.accuracy(model, images, labels) == right > 0.97
+    assert digit_classifier.accuracy(model, images, (labels + 1) % 10) < 0.05
+    assert digit_classifier.accuracy(model, images, predicted) == 1.0
 
 
 def test_score_reports_accuracy_per_label_and_classes_drawn():
-    (images, labels), _ = metrics.reference_halves(0)
+    (images, labels), _ = data.reference_halves(0)
     keep = labels < 3  # only zeros, ones and twos
     s = metrics.score(images[keep][:600], labels[keep][:600])
     assert s["n"] == 600 and sum(s["class_histogram"]) == 600
@@ -136,7 +136,7 @@ def test_real_reference_is_near_perfect_and_scores_can_fail():
     assert ref["n"] == 2000 and ref["accuracy"] > 0.99 and ref["classes_drawn"] == 10
     assert ref["frechet_distance"] < 5
     assert min(ref["accuracy_per_label"]) > 0.95
-    (images, labels), _ = metrics.reference_halves(0)
+    (images, labels), _ = data.reference_halves(0)
     wrong = metrics.score(images[:1000], (labels[:1000] + 1) % 10)  # labels off by 1
     assert wrong["accuracy"] < 0.05
     ones = images[labels == 1][:500]  # a "collapsed generator" that only draws ones
@@ -150,7 +150,7 @@ def test_real_reference_is_near_perfect_and_scores_can_fail():
 
 
 def test_halves_are_a_random_disjoint_split_of_the_test_set():
-    (a, la), (b, lb) = metrics.reference_halves(0)
+    (a, la), (b, lb) = data.reference_halves(0)
     test_images, test_labels = data.load_mnist("test")
     assert len(a) == len(b) == 5000
 
@@ -167,8 +167,8 @@ def test_halves_are_a_random_disjoint_split_of_the_test_set():
     assert not torch.equal(a[:10], test_images[:10])
     assert torch.bincount(la, minlength=10).min() > 400
     assert torch.bincount(lb, minlength=10).min() > 400
-    assert torch.equal(metrics.reference_halves.__wrapped__(0)[0][0], a)
-    assert not torch.equal(metrics.reference_halves(1)[0][0], a)
+    assert torch.equal(data.reference_halves.__wrapped__(0)[0][0], a)
+    assert not torch.equal(data.reference_halves(1)[0][0], a)
 
 
 def test_evaluate_generator_scores_what_it_draws():
@@ -224,11 +224,11 @@ def test_wrong_file_for_the_classifier(tmp_path):
     other = tmp_path / "x.pt"
     torch.save({"format": "cgan_lib.gan"}, other)
     with pytest.raises(CheckpointError, match="expected the MNIST classifier"):
-        metrics.load_classifier(str(other))
+        digit_classifier.load_classifier(str(other))
 
 
 def test_evaluate_command_on_a_samples_file(tmp_path, capsys):
-    (images, labels), _ = metrics.reference_halves(0)
+    (images, labels), _ = data.reference_halves(0)
     npz = tmp_path / "real.npz"
     np.savez(npz, images=images[:1000].numpy(), labels=labels[:1000].numpy())
     assert (
@@ -267,37 +267,39 @@ def test_kernel_distance_is_unbiased_where_the_frechet_distance_is_not():
     kid, fd = [], []
     for _ in range(40):  # two draws of one 8-d Gaussian, 20 points each
         a, b = rng.normal(size=(2, 20, 8))
-        kid.append(metrics.kernel_distance(a, b))
-        fd.append(metrics.frechet_distance(a, b))
+        kid.append(distances.kernel_distance(a, b))
+        fd.append(distances.frechet_distance(a, b))
     # KID averages to ~0 (within 3 standard errors); FD stays well above 0
     assert abs(np.mean(kid)) < 3 * np.std(kid) / np.sqrt(len(kid))
     assert np.mean(fd) > 10 * np.std(fd) / np.sqrt(len(fd))
     a, b = rng.normal(size=(2, 200, 8))
-    assert metrics.kernel_distance(a, b + 1) > 20 * abs(metrics.kernel_distance(a, b))
+    assert distances.kernel_distance(a, b + 1) > 20 * abs(
+        distances.kernel_distance(a, b)
+    )
     with pytest.raises(ValueError, match="at least 2 samples"):
-        metrics.kernel_distance(a[:1], b)
+        distances.kernel_distance(a[:1], b)
 
 
 def test_frechet_terms_split_mean_from_covariance():
     a = with_moments(500, np.zeros(3), np.eye(3))
     b = with_moments(500, np.array([1.0, 0, 0]), np.diag([1.0, 4.0, 0.25]), seed=1)
-    mean_term, cov_term = metrics.frechet_terms(a, b)
+    mean_term, cov_term = distances.frechet_terms(a, b)
     assert mean_term == pytest.approx(1.0) and cov_term == pytest.approx(1.25)
 
 
 def test_precision_falls_for_off_manifold_fakes_and_recall_for_narrow_ones():
     rng = np.random.default_rng(1)
     real = rng.normal(size=(400, 4))
-    same = metrics.prdc(real, rng.normal(size=(400, 4)))
-    far = metrics.prdc(real, rng.normal(size=(400, 4)) + 3)  # unrealistic fakes
-    narrow = metrics.prdc(real, 0.2 * rng.normal(size=(400, 4)))  # no variety
+    same = distances.prdc(real, rng.normal(size=(400, 4)))
+    far = distances.prdc(real, rng.normal(size=(400, 4)) + 3)  # unrealistic fakes
+    narrow = distances.prdc(real, 0.2 * rng.normal(size=(400, 4)))  # no variety
     assert same["precision"] > 0.8 and same["recall"] > 0.8
     assert 0.7 < same["density"] < 1.3 and same["coverage"] > 0.8
     assert far["precision"] < 0.2 and far["coverage"] < 0.2
     assert narrow["precision"] > 0.9 and narrow["recall"] < 0.3
     assert narrow["coverage"] < 0.3
     with pytest.raises(ValueError, match="more than k = 5 samples"):
-        metrics.prdc(real[:5], real)
+        distances.prdc(real[:5], real)
 
 
 def test_scores_come_with_spreads_and_per_class_values():
@@ -311,7 +313,7 @@ def test_scores_come_with_spreads_and_per_class_values():
     for name in metrics.PER_CLASS_NAMES:
         assert len(s["per_class"][name]) == 10 and min(s["per_class"][name]) > 0.5
     # one class removed: that class's coverage and recall drop, overall ones too
-    (images, labels), _ = metrics.reference_halves(0)
+    (images, labels), _ = data.reference_halves(0)
     no_sevens = metrics.score(images[labels != 7][:1000], labels[labels != 7][:1000])
     assert no_sevens["per_class"]["coverage"][7] is None
     assert no_sevens["coverage"] < s["coverage"] - 0.05  # 7s own ~10% of real balls
@@ -321,18 +323,18 @@ def test_scores_come_with_spreads_and_per_class_values():
 
 def test_a_copycat_is_caught_by_memorisation_and_by_nothing_else():
     real = metrics.real_reference(500)
-    images, labels = metrics.copycat_digits(500)
+    images, labels = memorisation.copycat_digits(500)
     copycat = metrics.score(images, labels)
     assert copycat["copies"] == 1.0 and real["copies"] < 0.05
     # (cdist's matrix-product form leaves rounding of ~1e-3 around 0)
     assert copycat["nearest_train_pixels"] < 0.01 < real["nearest_train_pixels"]
     assert copycat["accuracy"] > 0.99 and copycat["precision"] > 0.8
-    near = metrics.nearest_training_digits(images[:20])
+    near = memorisation.nearest_training_digits(images[:20])
     train_images, _ = data.load_mnist("train")
     assert torch.equal(train_images[near["pixel_index"]], images[:20])
     assert near["pixels"].max() < 0.01
     # a copy with one pixel changed is still a copy
     touched = images[:20].clone()
     touched[:, 0, 0] = 255
-    assert (metrics.nearest_training_digits(touched)["pixels"] < 1.01).all()
-    assert metrics.copy_threshold() > 1.01
+    assert (memorisation.nearest_training_digits(touched)["pixels"] < 1.01).all()
+    assert memorisation.copy_threshold() > 1.01

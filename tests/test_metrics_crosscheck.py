@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from cgan_lib import data, metrics
+from cgan_lib import data, digit_classifier, distances
 
 fid_module = pytest.importorskip("torchmetrics.image.fid")
 kid_module = pytest.importorskip("torchmetrics.image.kid")
@@ -31,7 +31,7 @@ class ClassifierFeatures(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.classifier = metrics.load_classifier()
+        self.classifier = digit_classifier.load_classifier()
 
     def forward(self, images):
         return self.classifier.features(data.to_signed(images))
@@ -40,7 +40,7 @@ class ClassifierFeatures(nn.Module):
 @pytest.fixture(scope="module")
 def two_sets():
     """500 real digits (test half A), 400 blurred ones of half B: close, not equal."""
-    (a, _), (b, _) = metrics.reference_halves(0)
+    (a, _), (b, _) = data.reference_halves(0)
     blurred = data.to_uint8(
         torch.nn.functional.avg_pool2d(
             data.to_signed(b[:400]), 3, 1, 1, count_include_pad=False
@@ -50,7 +50,7 @@ def two_sets():
 
 
 def features(images):
-    return metrics.predict(metrics.load_classifier(), images)[1]
+    return digit_classifier.predict(digit_classifier.load_classifier(), images)[1]
 
 
 def test_frechet_distance_matches_torchmetrics(two_sets):
@@ -59,9 +59,9 @@ def test_frechet_distance_matches_torchmetrics(two_sets):
     fid.update(real, real=True)
     fid.update(fake, real=False)
     theirs = fid.compute().item()
-    ours = metrics.frechet_distance(features(real), features(fake))
+    ours = distances.frechet_distance(features(real), features(fake))
     assert ours == pytest.approx(theirs, rel=1e-6)
-    mean_term, cov_term = metrics.frechet_terms(features(real), features(fake))
+    mean_term, cov_term = distances.frechet_terms(features(real), features(fake))
     assert mean_term + cov_term == pytest.approx(theirs, rel=1e-6)
     assert mean_term > 0 and cov_term > 0
 
@@ -74,7 +74,7 @@ def test_kernel_distance_matches_torchmetrics(two_sets):
     kid.update(real[: len(fake)], real=True)  # one subset of all: no random draw
     kid.update(fake, real=False)
     theirs = kid.compute()[0].item()
-    ours = metrics.kernel_distance(features(real[: len(fake)]), features(fake))
+    ours = distances.kernel_distance(features(real[: len(fake)]), features(fake))
     assert ours == pytest.approx(theirs, rel=1e-4)
     assert ours > 0
 
@@ -84,12 +84,12 @@ def test_precision_recall_density_coverage_match_the_prdc_package(two_sets):
     f_real, f_fake = features(real).numpy(), features(fake).numpy()
     for k in (3, 5):
         theirs = prdc_package.compute_prdc(f_real, f_fake, nearest_k=k)
-        ours = metrics.prdc(f_real, f_fake, k=k)
+        ours = distances.prdc(f_real, f_fake, k=k)
         assert set(ours) == set(theirs)
         for name, value in theirs.items():
             assert ours[name] == pytest.approx(float(value), abs=1e-9), (name, k)
     # blurred digits are less realistic than sharp ones: the scores must see it
-    sharp = metrics.prdc(f_real[:250], f_real[250:])
+    sharp = distances.prdc(f_real[:250], f_real[250:])
     assert ours["precision"] < sharp["precision"] or ours["density"] < sharp["density"]
 
 
@@ -97,6 +97,6 @@ def test_random_features_agree_too():
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=(300, 16)), rng.normal(0.3, 1.2, size=(200, 16))
     theirs = prdc_package.compute_prdc(real, fake, nearest_k=5)
-    ours = metrics.prdc(real, fake)
+    ours = distances.prdc(real, fake)
     for name, value in theirs.items():
         assert ours[name] == pytest.approx(float(value), abs=1e-9), name
