@@ -216,9 +216,8 @@ def cmd_sample(args):
 
 
 def cmd_number(args):
-    number = check_number(
-        args.number
-    )  # before loading anything: a typo should fail fast
+    # checked before loading anything: a typo should fail fast
+    number = check_number(args.number)
     out = output_file(args.out, (".png",))
     G = load_generator(args.checkpoint)
     picture = write_number(G, number, seed=args.seed, invert=args.invert)
@@ -531,9 +530,8 @@ def build_parser() -> Parser:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    args.command_line = "python -m cgan_lib " + shlex.join(
-        argv
-    )  # recorded in model cards
+    # recorded in model cards
+    args.command_line = "python -m cgan_lib " + shlex.join(argv)
     try:
         return args.func(args) or 0
     except CganError as e:

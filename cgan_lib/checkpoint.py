@@ -69,9 +69,8 @@ def write_file(state: dict, path: str | Path, kind: str) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
-        os.replace(
-            tmp, path
-        )  # atomic: readers see the old file or the new one, never half
+        # atomic: readers see the old file or the new one, never half of one
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -154,9 +154,8 @@ def train_classifier(
         perm = torch.randperm(len(x), generator=g, device=device)
         for i in range(steps_per_epoch):
             idx = perm[i * batch_size : (i + 1) * batch_size]
-            xb = mnist.random_rotate(
-                x[idx], 10, g
-            )  # robustness to the slants GAN digits have
+            # robustness to the slants GAN digits have
+            xb = mnist.random_rotate(x[idx], 10, g)
             loss = F.cross_entropy(model(xb), y[idx], label_smoothing=0.05)
             opt.zero_grad(set_to_none=True)
             loss.backward()

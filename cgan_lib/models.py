@@ -51,9 +51,8 @@ def check_labels(y: torch.Tensor | None, num_classes: int, n: int) -> None:
     """Conditional models need n labels in 0..num_classes-1; unconditional ones take
     none.
     """
-    if (
-        torch.jit.is_tracing()
-    ):  # ONNX export traces the arithmetic; the checks are for eager callers
+    # ONNX export traces the arithmetic; the checks are for eager callers
+    if torch.jit.is_tracing():
         return
     if num_classes == 0:
         if y is not None:
@@ -176,9 +175,8 @@ class ConvGenerator(nn.Module):
     (w, 14, 14) -> Conv3x3 -> (w, 14, 14), and the last transposed convolution keeps
     w/2 channels for a final Conv3x3 -> (1, 28, 28). Each pixel is then drawn by a
     layer that sees its neighbours at the same resolution, not only the stride-2
-    "stamp" of a transposed convolution. It costs ~1.7x the time per step and is what
-    brought the conditional DCGAN's Fréchet distance down to the real-data scale (see
-    its model card and chapter 8).
+    "stamp" of a transposed convolution, at a higher cost per step (measured in
+    bench/README.md).
     """
 
     def __init__(
@@ -332,9 +330,8 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 # The one place each model's hyper-parameters are set. `build(name, **overrides)` and
-# training
-# configs (TrainConfig.model_kwargs) override these; the classes above have no defaults
-# of their own.
+# training configs (TrainConfig.model_kwargs) override these; the classes above have no
+# defaults of their own.
 MODELS = {
     "mlp": dict(arch="mlp", z_dim=64, num_classes=0, width=256),
     "cmlp": dict(

@@ -30,9 +30,8 @@ class TrainConfig:
     """What decides a run's weights, plus how often it is observed and saved."""
 
     model: str = "cdcgan"
-    model_kwargs: dict = field(
-        default_factory=dict
-    )  # overrides of models.MODELS[model]
+    # overrides of models.MODELS[model]
+    model_kwargs: dict = field(default_factory=dict)
     # the losses of chapter 3 ("nonsaturating", "saturating"), or chapter 9's "hinge",
     # "lsgan", "wgan-gp" (each one a D loss and a G loss; see losses.LOSSES)
     loss: str = "nonsaturating"
@@ -43,9 +42,8 @@ class TrainConfig:
     ema: float = 0.0  # decay of an average of G's weights used for sampling; 0 = off
     augment_degrees: float = 0.0  # random rotation of real digits, in degrees
     real_target: float = 1.0  # < 1 is one-sided label smoothing
-    mixed_precision: bool = (
-        False  # bf16 autocast on a GPU (not faster here: see bench/)
-    )
+    # bf16 autocast on a GPU (not faster for these networks: bench/README.md)
+    mixed_precision: bool = False
     # (start_step, end_step): rates fall linearly to 0; () = constant
     lr_decay: tuple = ()
     # Chapter 9's regularisers of D: 0 / False = off
@@ -56,9 +54,8 @@ class TrainConfig:
     seed: int = 0
     # Bookkeeping: how the run is observed and saved. It never changes the weights, so a
     # resumed run may change it freely (see weight_settings).
-    snapshot_every: int = (
-        0  # steps between snapshots of the fixed latent grid; 0 = per epoch
-    )
+    # steps between snapshots of the fixed latent grid; 0 = per epoch
+    snapshot_every: int = 0
     checkpoint_every: int = 1000  # steps between checkpoints (when fit has an out_dir)
     checkpoint_seconds: float = 60.0  # ... and at least this often in wall time
 
@@ -240,9 +237,8 @@ def new_run(config: TrainConfig, device=None, *, clustering: bool = True) -> GAN
         add_spectral_norm(D)
     G, D = G.to(device), D.to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if config.ema > 0 else None
-    fused = (
-        device.type == "cuda"
-    )  # one kernel per step instead of one per tensor: +4-8%
+    # one kernel per step instead of one per tensor on a GPU (bench/README.md)
+    fused = device.type == "cuda"
     opt_g = torch.optim.Adam(
         G.parameters(), lr=config.lr_g, betas=config.betas, fused=fused
     )

@@ -243,9 +243,8 @@ def write_number(
     )
     g = torch.Generator().manual_seed(seed + 7)
     scales = 1 + jitter * 0.08 * (2 * torch.rand(n, generator=g) - 1)  # about +-8% size
-    shifts = (
-        (jitter * 2 * (2 * torch.rand(n, generator=g) - 1)).round().int()
-    )  # about +-2 px baseline
+    # a baseline jittered by about +-2 px
+    shifts = (jitter * 2 * (2 * torch.rand(n, generator=g) - 1)).round().int()
     pieces = []
     for digit, scale in zip(digits, scales.tolist()):
         piece = crop_to_ink(digit)
@@ -261,9 +260,8 @@ def write_number(
     x = pad
     for piece, shift in zip(pieces, shifts.tolist()):
         ph, pw = piece.shape
-        top = min(
-            max(height - pad - ph + shift, 0), height - ph
-        )  # bottoms aligned on a jittered baseline
+        # bottoms aligned on a jittered baseline
+        top = min(max(height - pad - ph + shift, 0), height - ph)
         region = canvas[top : top + ph, x : x + pw]
         torch.maximum(region, piece, out=region)
         x += pw + spacing

@@ -161,7 +161,6 @@ def fit(
 
 
 # --------------------------------------------------------------------------------------
-# --------
 # The pieces fit is made of, in the order it uses them.
 
 
@@ -207,9 +206,8 @@ def start_or_resume(run: GANRun | TrainConfig, folder: Path | None, device) -> G
             "use another output folder, "
             "or delete it to start over"
         )
-    saved.config = with_bookkeeping_of(
-        saved.config, run
-    )  # cadence may change on resume
+    # the snapshot and checkpoint cadence may change on resume
+    saved.config = with_bookkeeping_of(saved.config, run)
     print(f"resuming from {path} at step {saved.step}")
     return saved
 
