@@ -4,7 +4,8 @@ One module per concept, listed so that each imports only modules above it (a tes
 checks it, tests/test_layering.py):
 
     errors      the library's exceptions, its limits and the boundary checks
-    data        MNIST from a local copy, torchvision or PyPI; scaling; augmentation
+    mnist_files  where MNIST comes from: a local copy, torchvision or PyPI; its cache
+    data        MNIST as tensors; scaling to [-1, 1] and back; augmentation
     models      MLP and convolutional generators and discriminators; MODELS, build()
     losses      the loss pairs on logits, penalties, auxiliary terms (ACGAN, InfoGAN)
     clusters    self-conditioning: k-means clusters of the digits standing in for labels

