@@ -24,6 +24,7 @@ checks it, tests/test_layering.py):
     export      ONNX for the web page
     toolbox     chapter 9's recipes and the table of their benchmark results
     recipes     the command line's training recipes (fast on a CPU, the shipped ones)
+    ship        a trained run into pretrained/, with its scored model card
     __main__    the command line: python -m cgan_lib --help
 """
 

@@ -9,8 +9,6 @@ Any other exception keeps its traceback: that is a bug worth reporting.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import re
 import shlex
 import sys
@@ -22,16 +20,10 @@ import numpy as np
 import torch
 
 from . import recipes
-from .checkpoint import (
-    PRETRAINED_DIR,
-    check_ship_name,
-    load_checkpoint,
-    load_generator,
-    save_generator,
-)
+from .checkpoint import json_text, load_generator, save_generator
 from .data import SIZES
 from .digit_classifier import save_classifier, train_classifier
-from .errors import MAX_SEED, BadInput, CganError, check_range, describe_range, short
+from .errors import BadInput, CganError, check_range, describe_range, short
 from .export import export_onnx
 from .losses import LOSSES
 from .metrics import (
@@ -42,9 +34,10 @@ from .metrics import (
     score,
 )
 from .models import CONDITIONINGS, LIMITS, MODELS
-from .run import TrainConfig, pick_device
+from .run import RANGES, TrainConfig, pick_device
 from .sample import MAX_PER_CLASS, check_number, sample_by_label, write_number
-from .train import check_out_dir, fit
+from .ship import ship_run
+from .train import MAX_STEPS, check_out_dir, fit
 from .viz import grid, save_png, timelapse
 
 
@@ -81,7 +74,7 @@ def number(lo=None, hi=None, *, integer=False, lo_open=False):
     return parse
 
 
-SEED = number(0, MAX_SEED, integer=True)
+SEED = number(**RANGES["seed"])
 MAX_EPOCHS, MAX_MINUTES = 10_000, 10**6
 
 
@@ -111,40 +104,167 @@ def output_file(path: str, suffixes: tuple[str, ...]) -> Path:
     return out
 
 
+# --------------------------------------------------------------------------------------
+# train
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a GAN on MNIST into --out (resumable)")
+    p.add_argument("--model", required=True, choices=list(MODELS))
+    length = p.add_mutually_exclusive_group(required=True)
+    length.add_argument(
+        "--epochs",
+        type=number(0, MAX_EPOCHS, lo_open=True),
+        help="train until this many epochs in total",
+    )
+    length.add_argument(
+        "--steps",
+        type=number(1, MAX_STEPS, integer=True),
+        help="train until this many steps in total",
+    )
+    length.add_argument(
+        "--minutes",
+        type=number(0, MAX_MINUTES, lo_open=True),
+        help="train for this many minutes",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="run folder; an existing checkpoint there is resumed",
+    )
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument(
+        "--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps"
+    )
+    p.add_argument(
+        "--loss",
+        choices=list(LOSSES),
+        help="the D and G losses (chapters 3 and 9)",
+    )
+    p.add_argument(
+        "--spectral-norm",
+        action="store_true",
+        default=None,
+        help="spectral normalisation of D's weights (chapter 9)",
+    )
+    p.add_argument(
+        "--r1", type=number(**RANGES["r1"]), help="R1 penalty gamma (0 = off)"
+    )
+    p.add_argument(
+        "--r2", type=number(**RANGES["r2"]), help="R2 penalty gamma (0 = off)"
+    )
+    p.add_argument(
+        "--gp-weight",
+        type=number(**RANGES["gp_weight"]),
+        help="WGAN-GP penalty weight (--loss wgan-gp only; default 10)",
+    )
+    p.add_argument(
+        "--recipe",
+        default="auto",
+        choices=list(recipes.RECIPES),
+        help="starting settings: fast (CPU), shipped (the shipped model's), plain (the "
+        "library's defaults), or auto: fast on a CPU, shipped on a GPU "
+        "(cgan_lib/recipes.py); flags override it",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=number(**RANGES["batch_size"]),
+        help="default: the recipe's (128)",
+    )
+    p.add_argument(
+        "--lr",
+        type=number(0, 1, lo_open=True),
+        help="both players; default: the recipe's (2e-4, 1e-3 for the fast cdcgan)",
+    )
+    p.add_argument(
+        "--width",
+        type=number(*LIMITS["width"], integer=True),
+        help="network width (default: the model's, see models.MODELS)",
+    )
+    p.add_argument(
+        "--conditioning",
+        choices=list(CONDITIONINGS),
+        help="how D sees the label (conditional models only)",
+    )
+    p.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        help="conv generators: a 3x3 convolution after each upsampling",
+    )
+    p.add_argument(
+        "--codes",
+        type=number(*LIMITS["codes"], integer=True),
+        help="unconditional DCGAN: an InfoGAN categorical code with this many "
+        "categories (0 = none, the default)",
+    )
+    p.add_argument(
+        "--clusters",
+        type=number(*LIMITS["clusters"], integer=True),
+        help="DCGANs: self-conditioned on this many k-means clusters of the training "
+        "digits (of each digit's, for cdcgan; 0 = none, the default; chapter 5)",
+    )
+    p.add_argument(
+        "--ema",
+        type=number(**RANGES["ema"]),
+        help="EMA decay of generator weights, e.g. 0.999 (0 = off; default: the "
+        "recipe's)",
+    )
+    p.add_argument(
+        "--augment",
+        type=number(**RANGES["augment_degrees"]),
+        help="random rotation of real digits, degrees",
+    )
+    p.add_argument(
+        "--lr-decay",
+        type=number(0, MAX_EPOCHS),
+        nargs=2,
+        metavar=("START", "END"),
+        help="decay learning rates linearly to 0 from epoch START to epoch END",
+    )
+    p.add_argument(
+        "--threads",
+        type=number(1, 1024, integer=True),
+        help="CPU threads for torch (default: all cores)",
+    )
+    p.set_defaults(func=cmd_train)
+
+
+# Flags that override a recipe's settings when given: model options, then TrainConfig's.
+MODEL_FLAGS = ("width", "conditioning", "refine", "codes", "clusters")
+CONFIG_FLAGS = {
+    "loss": "loss",
+    "batch_size": "batch_size",
+    "ema": "ema",
+    "augment": "augment_degrees",
+    "spectral_norm": "spectral_norm",
+    "r1": "r1",
+    "r2": "r2",
+    "gp_weight": "gp_weight",
+    "seed": "seed",
+}
+
+
 def train_config(args, device: torch.device) -> tuple[TrainConfig, str]:
     """The run's TrainConfig and recipe name: the recipe (cgan_lib.recipes) gives the
-    starting settings, and every flag given overrides them.
+    starting settings, and every flag given overrides them. TrainConfig checks the
+    result once.
     """
     recipe = recipes.choose(args.recipe, device)
     settings = recipes.recipe_settings(args.model, recipe)
     model_kwargs = settings.setdefault("model_kwargs", {})
-    for key in ("width", "conditioning", "refine", "codes", "clusters"):
-        if getattr(args, key) is not None:
-            model_kwargs[key] = getattr(args, key)
-    given = dict(
-        loss=args.loss,
-        batch_size=args.batch_size,
-        ema=args.ema,
-        augment_degrees=args.augment,
-    )
-    settings.update({k: v for k, v in given.items() if v is not None})
-    if args.lr is not None:
+    for flag in MODEL_FLAGS:
+        if getattr(args, flag) is not None:
+            model_kwargs[flag] = getattr(args, flag)
+    for flag, setting in CONFIG_FLAGS.items():
+        if getattr(args, flag) is not None:
+            settings[setting] = getattr(args, flag)
+    if args.lr is not None:  # one rate for both players
         settings["lr_g"] = settings["lr_d"] = args.lr
     if args.lr_decay:  # epochs -> steps of fit's default data, MNIST's train
-        steps_per_epoch = SIZES["train"] // settings.get(
-            "batch_size", TrainConfig.batch_size
-        )
+        batch = settings.get("batch_size", TrainConfig.batch_size)
+        steps_per_epoch = SIZES["train"] // batch
         settings["lr_decay"] = tuple(round(e * steps_per_epoch) for e in args.lr_decay)
-    config = TrainConfig(
-        model=args.model,
-        **settings,
-        spectral_norm=args.spectral_norm,
-        r1=args.r1,
-        r2=args.r2,
-        gp_weight=args.gp_weight,
-        seed=args.seed,
-    )
-    return config, recipe
+    return TrainConfig(model=args.model, **settings), recipe
 
 
 def cmd_train(args):
@@ -187,19 +307,30 @@ def cmd_train(args):
     return 130 if run.interrupted else 0
 
 
-def json_text(values: dict, indent: int | None = 2) -> str:
-    """JSON without NaN or infinity (which are not JSON): those become null."""
+# --------------------------------------------------------------------------------------
+# sample
 
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
 
-    return json.dumps(clean(values), indent=indent, allow_nan=False)
+def add_sample(sub) -> None:
+    p = sub.add_parser("sample", help="draw --per-class digits of each label")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument(
+        "--per-class", type=number(1, MAX_PER_CLASS, integer=True), required=True
+    )
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument(
+        "--digit",
+        type=number(0, 9, integer=True),
+        action="append",
+        metavar="0..9",
+        help="only this digit (repeat for several)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="FILE.npz (images uint8, labels int64) or FILE.png (a grid)",
+    )
+    p.set_defaults(func=cmd_sample)
 
 
 def cmd_sample(args):
@@ -215,6 +346,23 @@ def cmd_sample(args):
     print(f"wrote {len(images)} digits to {out}")
 
 
+# --------------------------------------------------------------------------------------
+# number
+
+
+def add_number(sub) -> None:
+    p = sub.add_parser(
+        "number", help="write a whole number with generated digits, as a PNG"
+    )
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--number", required=True)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--invert", action="store_true", help="dark ink on white")
+    p.add_argument("--scale", type=number(1, 16, integer=True), default=3)
+    p.add_argument("--out", required=True, help="FILE.png")
+    p.set_defaults(func=cmd_number)
+
+
 def cmd_number(args):
     # checked before loading anything: a typo should fail fast
     number = check_number(args.number)
@@ -225,81 +373,28 @@ def cmd_number(args):
     print(f"wrote {number} to {out}")
 
 
-def cmd_train_classifier(args):
-    out = output_file(args.out, (".pt",))
-    started = time.perf_counter()
-    model, acc = train_classifier(
-        epochs=args.epochs, seed=args.seed, device=args.device
+# --------------------------------------------------------------------------------------
+# evaluate
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a checkpoint or an .npz of digits")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint")
+    source.add_argument(
+        "--samples",
+        help="an .npz: images (N, 28, 28) as uint8 0..255 or "
+        "floats in [-1, 1] or [0, 1]; optional labels (N,) 0..9",
     )
-    card = {
-        "command": args.command_line,
-        "epochs": args.epochs,
-        "seed": args.seed,
-        "device": str(next(model.parameters()).device),
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "test_accuracy": acc,
-    }
-    save_classifier(model.cpu(), out, card)
-    print(json_text(card, indent=None))
-
-
-def cmd_ship(args):
-    """A run's generator into cgan_lib/pretrained/ with a scored card and a small
-    timelapse.
-    """
-    name = check_ship_name(args.name)
-    run_dir = Path(args.run)
-    summary_path = run_dir / "summary.json"
-    if not (run_dir / "checkpoint.pt").exists() and (run_dir / "generator.pt").exists():
-        raise BadInput(
-            f"{run_dir} holds generator.pt (a sample-only generator) but no "
-            "checkpoint.pt: ship needs the whole run (its snapshots make the timelapse)"
-        )
-    if not summary_path.is_file():
-        raise BadInput(
-            f"{run_dir} has no summary.json: is it a folder written by train?"
-        )
-    summary = json.loads(summary_path.read_text())
-    run = load_checkpoint(run_dir / "checkpoint.pt")
-    target = save_generator(run, PRETRAINED_DIR / f"{name}.pt")
-    G = load_generator(target)  # score what users will load: the float16 file
-    scores = evaluate_generator(G, args.per_class, seed=args.seed)
-    n = 10 * args.per_class
-    # the same digits as one draw, against one draw of real ones: the FD's small-sample
-    # bias shrinks with the draw, so this is the sharper comparison of the two
-    one = evaluate_generator(G, args.per_class, args.seed, memo_samples=1, repeats=1)
-    real_one = real_reference(n, memo_samples=1, repeats=1)
-    card = {
-        **summary,
-        "scored_with": {"per_class": args.per_class, "seed": args.seed},
-        "scores": scores,
-        "real_reference": real_reference(n),
-        "one_draw": {
-            "n": one["n"],
-            "accuracy": one["accuracy"],
-            "frechet_distance": one["frechet_distance"],
-            "real_frechet_distance": real_one["frechet_distance"],
-        },
-    }
-    if run.G.num_classes:  # a conditional model's grid has rows 0-9: the book shows it
-        every = max(1, len(run.snapshots) // 10)  # ~ten frames keep the GIF under 1 MB
-        frames = run.snapshots[::every] + run.snapshots[-1:]
-        timelapse(frames, PRETRAINED_DIR / f"{name}.gif", scale=1)
-    (PRETRAINED_DIR / f"{name}.json").write_text(json_text(card) + "\n")
-    print(json_text(card["scores"], indent=None))
-
-
-def cmd_export_onnx(args):
-    out = output_file(args.out, (".onnx",))
-    fallback = (
-        output_file(args.fallback, (".png",)) if args.fallback is not None else None
+    p.add_argument(
+        "--per-class",
+        type=number(1, MAX_PER_CLASS, integer=True),
+        default=500,
+        help="samples per digit (checkpoint only)",
     )
-    G = load_generator(args.checkpoint)
-    path = export_onnx(G, out)
-    if fallback:  # the picture a page shows where JavaScript is off
-        images, _ = sample_by_label(G, 8, seed=0)
-        save_png(grid(images, nrow=8), fallback, scale=2)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--json", help="also write the scores to this .json file")
+    p.set_defaults(func=cmd_evaluate)
 
 
 def cmd_evaluate(args):
@@ -321,180 +416,11 @@ def cmd_evaluate(args):
         json_out.write_text(json_text(rows) + "\n")
 
 
-def build_parser() -> Parser:
-    parser = Parser(
-        prog="python -m cgan_lib", description="Train and sample GANs on MNIST digits."
-    )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+# --------------------------------------------------------------------------------------
+# ship
 
-    p = sub.add_parser("train", help="train a GAN on MNIST into --out (resumable)")
-    p.add_argument("--model", required=True, choices=list(MODELS))
-    length = p.add_mutually_exclusive_group(required=True)
-    length.add_argument(
-        "--epochs",
-        type=number(0, MAX_EPOCHS, lo_open=True),
-        help="train until this many epochs in total",
-    )
-    length.add_argument(
-        "--steps",
-        type=number(1, 10**9, integer=True),
-        help="train until this many steps in total",
-    )
-    length.add_argument(
-        "--minutes",
-        type=number(0, MAX_MINUTES, lo_open=True),
-        help="train for this many minutes",
-    )
-    p.add_argument(
-        "--out",
-        required=True,
-        help="run folder; an existing checkpoint there is resumed",
-    )
-    p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument(
-        "--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps"
-    )
-    p.add_argument(
-        "--loss",
-        choices=list(LOSSES),
-        help="the D and G losses (chapters 3 and 9)",
-    )
-    p.add_argument(
-        "--spectral-norm",
-        action="store_true",
-        help="spectral normalisation of D's weights (chapter 9)",
-    )
-    p.add_argument(
-        "--r1", type=number(0, 1e4), default=0.0, help="R1 penalty gamma (0 = off)"
-    )
-    p.add_argument(
-        "--r2", type=number(0, 1e4), default=0.0, help="R2 penalty gamma (0 = off)"
-    )
-    p.add_argument(
-        "--gp-weight",
-        type=number(0, 1e4),
-        default=10.0,
-        help="WGAN-GP penalty weight (--loss wgan-gp only)",
-    )
-    p.add_argument(
-        "--recipe",
-        default="auto",
-        choices=list(recipes.RECIPES),
-        help="starting settings: fast (CPU), shipped (the shipped model's), plain (the "
-        "library's defaults), or auto: fast on a CPU, shipped on a GPU "
-        "(cgan_lib/recipes.py); flags override it",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=number(1, 65536, integer=True),
-        help="default: the recipe's (128)",
-    )
-    p.add_argument(
-        "--lr",
-        type=number(0, 1, lo_open=True),
-        help="both players; default: the recipe's (2e-4, 1e-3 for the fast cdcgan)",
-    )
-    p.add_argument(
-        "--width",
-        type=number(*LIMITS["width"], integer=True),
-        help="network width (default: the model's, see models.MODELS)",
-    )
-    p.add_argument(
-        "--conditioning",
-        choices=list(CONDITIONINGS),
-        help="how D sees the label (conditional models only)",
-    )
-    p.add_argument(
-        "--refine",
-        action=argparse.BooleanOptionalAction,
-        help="conv generators: a 3x3 convolution after each upsampling",
-    )
-    p.add_argument(
-        "--codes",
-        type=number(*LIMITS["codes"], integer=True),
-        help="unconditional DCGAN: an InfoGAN categorical code with this many "
-        "categories (0 = none, the default)",
-    )
-    p.add_argument(
-        "--clusters",
-        type=number(*LIMITS["clusters"], integer=True),
-        help="DCGANs: self-conditioned on this many k-means clusters of the training "
-        "digits (of each digit's, for cdcgan; 0 = none, the default; chapter 5)",
-    )
-    p.add_argument(
-        "--ema",
-        type=number(0, 0.99999),
-        help="EMA decay of generator weights, e.g. 0.999 (0 = off; default: the "
-        "recipe's)",
-    )
-    p.add_argument(
-        "--augment",
-        type=number(0, 180),
-        help="random rotation of real digits, degrees",
-    )
-    p.add_argument(
-        "--lr-decay",
-        type=number(0, MAX_EPOCHS),
-        nargs=2,
-        metavar=("START", "END"),
-        help="decay learning rates linearly to 0 from epoch START to epoch END",
-    )
-    p.add_argument(
-        "--threads",
-        type=number(1, 1024, integer=True),
-        help="CPU threads for torch (default: all cores)",
-    )
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("sample", help="draw --per-class digits of each label")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument(
-        "--per-class", type=number(1, MAX_PER_CLASS, integer=True), required=True
-    )
-    p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument(
-        "--digit",
-        type=number(0, 9, integer=True),
-        action="append",
-        metavar="0..9",
-        help="only this digit (repeat for several)",
-    )
-    p.add_argument(
-        "--out",
-        required=True,
-        help="FILE.npz (images uint8, labels int64) or FILE.png (a grid)",
-    )
-    p.set_defaults(func=cmd_sample)
-
-    p = sub.add_parser(
-        "number", help="write a whole number with generated digits, as a PNG"
-    )
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--number", required=True)
-    p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--invert", action="store_true", help="dark ink on white")
-    p.add_argument("--scale", type=number(1, 16, integer=True), default=3)
-    p.add_argument("--out", required=True, help="FILE.png")
-    p.set_defaults(func=cmd_number)
-
-    p = sub.add_parser("evaluate", help="score a checkpoint or an .npz of digits")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint")
-    source.add_argument(
-        "--samples",
-        help="an .npz: images (N, 28, 28) as uint8 0..255 or "
-        "floats in [-1, 1] or [0, 1]; optional labels (N,) 0..9",
-    )
-    p.add_argument(
-        "--per-class",
-        type=number(1, MAX_PER_CLASS, integer=True),
-        default=500,
-        help="samples per digit (checkpoint only)",
-    )
-    p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--json", help="also write the scores to this .json file")
-    p.set_defaults(func=cmd_evaluate)
-
+def add_ship(sub) -> None:
     p = sub.add_parser(
         "ship", help="a run's generator into cgan_lib/pretrained/, with a card"
     )
@@ -506,6 +432,20 @@ def build_parser() -> Parser:
     p.add_argument("--seed", type=SEED, default=0)
     p.set_defaults(func=cmd_ship)
 
+
+def cmd_ship(args):
+    """A run's generator into cgan_lib/pretrained/ with a scored card and a timelapse
+    (the work is the library's: ship.ship_run).
+    """
+    card = ship_run(args.run, args.name, args.per_class, args.seed)
+    print(json_text(card["scores"], indent=None))
+
+
+# --------------------------------------------------------------------------------------
+# export-onnx
+
+
+def add_export_onnx(sub) -> None:
     p = sub.add_parser(
         "export-onnx", help="a conditional generator as ONNX, for the web page"
     )
@@ -516,6 +456,25 @@ def build_parser() -> Parser:
     )
     p.set_defaults(func=cmd_export_onnx)
 
+
+def cmd_export_onnx(args):
+    out = output_file(args.out, (".onnx",))
+    fallback = (
+        output_file(args.fallback, (".png",)) if args.fallback is not None else None
+    )
+    G = load_generator(args.checkpoint)
+    path = export_onnx(G, out)
+    if fallback:  # the picture a page shows where JavaScript is off
+        images, _ = sample_by_label(G, 8, seed=0)
+        save_png(grid(images, nrow=8), fallback, scale=2)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+# --------------------------------------------------------------------------------------
+# train-classifier
+
+
+def add_train_classifier(sub) -> None:
     p = sub.add_parser(
         "train-classifier", help="train the MNIST classifier behind the scores"
     )
@@ -524,6 +483,44 @@ def build_parser() -> Parser:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="FILE.pt")
     p.set_defaults(func=cmd_train_classifier)
+
+
+def cmd_train_classifier(args):
+    out = output_file(args.out, (".pt",))
+    started = time.perf_counter()
+    model, acc = train_classifier(
+        epochs=args.epochs, seed=args.seed, device=args.device
+    )
+    card = {
+        "command": args.command_line,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "device": str(next(model.parameters()).device),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "test_accuracy": acc,
+    }
+    save_classifier(model.cpu(), out, card)
+    print(json_text(card, indent=None))
+
+
+COMMANDS = (
+    add_train,
+    add_sample,
+    add_number,
+    add_evaluate,
+    add_ship,
+    add_export_onnx,
+    add_train_classifier,
+)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="python -m cgan_lib", description="Train and sample GANs on MNIST digits."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for add in COMMANDS:
+        add(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ what it is:
   resumes exactly;
 - a *generator* (`save_generator`): the network to sample from, in float16, a fraction
   of the size;
-- a *classifier*: the MNIST classifier the scores are built on (see digit_classifier.py).
+- a *classifier*: the MNIST classifier the scores are built on (digit_classifier.py).
 
 Reading checks the format, the kind, the version and that every weight is finite, and
 names what it found and what it wanted. Writing goes to a temporary file unique to the
@@ -350,3 +350,18 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.file.close()  # closing releases the lock
+
+
+def json_text(values: dict, indent: int | None = 2) -> str:
+    """JSON without NaN or infinity (which are not JSON): those become null."""
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(values), indent=indent, allow_nan=False)

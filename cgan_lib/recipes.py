@@ -74,10 +74,8 @@ def recipe_settings(model: str, recipe: str) -> dict:
     if recipe == "shipped":
         config = model_card(model)["config"]
         settings = {k: config[k] for k in SHIPPED_KEYS if k in config}
-        for key in (
-            "betas",
-            "lr_decay",
-        ):  # JSON lists back to the tuples of TrainConfig
+        # JSON lists back to the tuples of TrainConfig
+        for key in ("betas", "lr_decay"):
             if key in settings:
                 settings[key] = tuple(settings[key])
         return settings

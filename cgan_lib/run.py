@@ -25,6 +25,25 @@ from .models import add_spectral_norm, build, model_options
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")  # per step; d_real = mean D(x)
 
 
+# The accepted range of each numeric setting: TrainConfig checks them, and the command
+# line's flags take their ranges from here (so a limit is written once).
+RANGES = {
+    "batch_size": dict(lo=1, hi=65536, integer=True),
+    "lr_g": dict(lo=0, hi=1),  # 0 freezes a player: chapter 3's head start
+    "lr_d": dict(lo=0, hi=1),
+    "ema": dict(lo=0, hi=0.99999),
+    "augment_degrees": dict(lo=0, hi=180),
+    "real_target": dict(lo=0, hi=1, lo_open=True),
+    "r1": dict(lo=0, hi=1e4),
+    "r2": dict(lo=0, hi=1e4),
+    "gp_weight": dict(lo=0, hi=1e4),
+    "seed": dict(lo=0, hi=MAX_SEED, integer=True),
+    "snapshot_every": dict(lo=0, integer=True),
+    "checkpoint_every": dict(lo=1, integer=True),
+    "checkpoint_seconds": dict(lo=0, lo_open=True),
+}
+
+
 @dataclass
 class TrainConfig:
     """What decides a run's weights, plus how often it is observed and saved."""
@@ -69,21 +88,11 @@ class TrainConfig:
                 f"mixed_precision must be True or False, got {self.mixed_precision!r}"
             )
         model_options(self.model, self.model_kwargs)  # a bad model option fails now
-        self.batch_size = check_range(
-            "batch_size", self.batch_size, 1, 65536, integer=True
-        )
-        for name in ("lr_g", "lr_d"):  # 0 freezes a player: chapter 3's head start
-            setattr(self, name, check_range(name, getattr(self, name), 0, 1))
+        for name, accepted in RANGES.items():
+            setattr(self, name, check_range(name, getattr(self, name), **accepted))
         if len(self.betas) != 2:
             raise BadInput(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         self.betas = tuple(check_range("beta", b, 0, 0.9999) for b in self.betas)
-        self.ema = check_range("ema", self.ema, 0, 0.99999)
-        self.augment_degrees = check_range(
-            "augment_degrees", self.augment_degrees, 0, 180
-        )
-        self.real_target = check_range(
-            "real_target", self.real_target, 0, 1, lo_open=True
-        )
         if self.real_target != 1 and self.loss not in ("nonsaturating", "saturating"):
             raise BadInput(
                 "real_target < 1 (label smoothing) is for the cross-entropy losses "
@@ -93,10 +102,6 @@ class TrainConfig:
             raise BadInput(
                 f"spectral_norm must be True or False, got {self.spectral_norm!r}"
             )
-        self.r1 = check_range("r1", self.r1, 0, 1e4)
-        self.r2 = check_range("r2", self.r2, 0, 1e4)
-        self.gp_weight = check_range("gp_weight", self.gp_weight, 0, 1e4)
-        self.seed = check_range("seed", self.seed, 0, MAX_SEED, integer=True)
         self.lr_decay = tuple(
             check_range("lr_decay step", s, 0, 10**9, integer=True)
             for s in self.lr_decay
@@ -108,15 +113,6 @@ class TrainConfig:
                 "lr_decay must be (start_step, end_step) with start < end, "
                 f"got {self.lr_decay}"
             )
-        self.snapshot_every = check_range(
-            "snapshot_every", self.snapshot_every, 0, integer=True
-        )
-        self.checkpoint_every = check_range(
-            "checkpoint_every", self.checkpoint_every, 1, integer=True
-        )
-        self.checkpoint_seconds = check_range(
-            "checkpoint_seconds", self.checkpoint_seconds, 0, lo_open=True
-        )
 
     def lr_factor(self, step: int) -> float:
         """Learning-rate multiplier at `step`: a pure function of the step, so resuming
