@@ -34,8 +34,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from cgan_lib import data as mnist
 from cgan_lib.checkpoint import load_generator, save_generator
+from cgan_lib.data import load_mnist, mnist_tensors, to_uint8
 from cgan_lib.digit_classifier import load_classifier, predict
 from cgan_lib.metrics import TestSetFD, evaluate_generator, score
 from cgan_lib.recipes import recipe_settings
@@ -54,17 +54,22 @@ CARD = json.loads(CARD_PATH.read_text())
 # architecture at width 32 (~1.7x the time per step); "shipped" is the library's shipped
 # recipe (the card's config: width 48, refine, EMA, LR decay over epochs 8-12), trained
 # for the card's 12 epochs whatever --minutes says.
-QUIET = dict(snapshot_every=10**9)
+NO_SNAPSHOTS = dict(snapshot_every=10**9)
 
 
 def recipe(model, name, **extra):
-    return TrainConfig(model=model, **recipe_settings(model, name), **QUIET, **extra)
+    return TrainConfig(
+        model=model, **recipe_settings(model, name), **NO_SNAPSHOTS, **extra
+    )
 
 
-RECIPES = {
+TIMED_CONFIGS = {
     "cdcgan": recipe("cdcgan", "fast"),
     "cdcgan_refine": TrainConfig(
-        model="cdcgan", model_kwargs={"width": 32, "refine": True}, ema=0.999, **QUIET
+        model="cdcgan",
+        model_kwargs={"width": 32, "refine": True},
+        ema=0.999,
+        **NO_SNAPSHOTS,
     ),
     "cmlp": recipe("cmlp", "fast"),
     "dcgan": recipe("dcgan", "fast"),
@@ -103,9 +108,11 @@ def quick_accuracy(G, classifier, seed=123):
 
 def bench_cgan_lib(name, seconds, score_every, device, classifier, card=True):
     started = time.perf_counter()
-    run = new_run(RECIPES[name], device)  # a self-conditioned recipe clusters here
+    run = new_run(
+        TIMED_CONFIGS[name], device
+    )  # a self-conditioned recipe clusters here
     setup = time.perf_counter() - started
-    data = mnist.mnist_tensors("train", run.device)
+    data = mnist_tensors("train", run.device)
     total = FIXED_STEPS.get(
         name
     )  # a fixed-length recipe trains for its steps, not for `seconds`
@@ -235,7 +242,7 @@ def bench_reference(seconds, score_every, device, classifier):
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0, 0.02)
     loader = torch.utils.data.DataLoader(
-        RefDataset(*mnist.load_mnist("train")),
+        RefDataset(*load_mnist("train")),
         batch_size=128,
         shuffle=True,
         drop_last=True,
@@ -294,7 +301,9 @@ def main():
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--models", nargs="+", default=["cdcgan"], choices=list(RECIPES))
+    p.add_argument(
+        "--models", nargs="+", default=["cdcgan"], choices=list(TIMED_CONFIGS)
+    )
     p.add_argument("--minutes", type=float, default=5.0)
     p.add_argument(
         "--score-every",
@@ -350,7 +359,7 @@ def main():
             if G.num_classes:
                 images, labels = sample_by_label(G.cpu(), 500, seed=0)
             else:
-                images, labels = mnist.to_uint8(generate(G.cpu(), n=5000, seed=0)), None
+                images, labels = to_uint8(generate(G.cpu(), n=5000, seed=0)), None
             final, extra = score(images, labels), {"seconds": round(curve[-1][0], 1)}
             final_G = G
         else:

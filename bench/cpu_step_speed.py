@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cgan_lib import data as mnist  # noqa: E402
+from cgan_lib.data import mnist_tensors  # noqa: E402
 from cgan_lib.recipes import recipe_settings  # noqa: E402
 from cgan_lib.run import TrainConfig, new_run  # noqa: E402
 from cgan_lib.train import train_step  # noqa: E402
@@ -55,7 +55,7 @@ def images_per_s(images, labels, steps=150, channels_last=False, threads=None, *
 
 
 if __name__ == "__main__":
-    images, labels = mnist.mnist_tensors("train", torch.device("cpu"))
+    images, labels = mnist_tensors("train", torch.device("cpu"))
     print(f"torch {torch.__version__}, {THREADS} threads")
     for name, change in VARIANTS.items():
         print(f"{name:>14}: {images_per_s(images, labels, **change):6.0f} images/s")

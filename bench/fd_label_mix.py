@@ -20,14 +20,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cgan_lib import data as mnist  # noqa: E402
+from cgan_lib.data import load_mnist  # noqa: E402
 from cgan_lib.digit_classifier import load_classifier  # noqa: E402
 from cgan_lib.metrics import TestSetFD, draw_by_label  # noqa: E402
 
 
 def main() -> None:
     yardstick = TestSetFD(load_classifier())
-    train, labels = mnist.load_mnist("train")
+    train, labels = load_mnist("train")
     test_counts = torch.bincount(yardstick.labels, minlength=10)
     print(f"test set's label counts: {test_counts.tolist()}")
     print("10,000 training digits against the 10,000 test digits, 5 draws each:")

@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import quick_accuracy  # noqa: E402  (bench/bench.py, beside this)
-from cgan_lib import data as mnist  # noqa: E402
+from cgan_lib.data import mnist_tensors  # noqa: E402
 from cgan_lib.digit_classifier import load_classifier  # noqa: E402
 from cgan_lib.metrics import TestSetFD  # noqa: E402
 from cgan_lib.run import TrainConfig, new_run  # noqa: E402
@@ -38,7 +38,7 @@ def main():
         model=settings.pop("model", "cdcgan"), snapshot_every=10**9, **settings
     )
     run = new_run(config, torch.device("cpu"))
-    data = mnist.mnist_tensors("train", run.device)
+    data = mnist_tensors("train", run.device)
     classifier = load_classifier()
     yardstick = TestSetFD(classifier)  # its real-digit reference is not needed here
     for step in steps:

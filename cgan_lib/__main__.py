@@ -23,7 +23,7 @@ from . import recipes
 from .checkpoint import json_text, load_generator, save_generator
 from .data import SIZES
 from .digit_classifier import save_classifier, train_classifier
-from .errors import BadInput, CganError, check_range, describe_range, short
+from .errors import BadInput, CganError, check_range, describe_range, truncated_repr
 from .export import export_onnx
 from .losses import LOSSES
 from .metrics import (
@@ -62,7 +62,7 @@ def number(lo=None, hi=None, *, integer=False, lo_open=False):
                 ) from None
             kind = "a whole number" if integer else "a number"
             raise argparse.ArgumentTypeError(
-                f"expected {kind}, got {short(text)}"
+                f"expected {kind}, got {truncated_repr(text)}"
             ) from None
         try:
             return check_range(
@@ -161,7 +161,7 @@ def add_train(sub) -> None:
     p.add_argument(
         "--recipe",
         default="auto",
-        choices=list(recipes.RECIPES),
+        choices=list(recipes.RECIPE_NAMES),
         help="starting settings: fast (CPU), shipped (the shipped model's), plain (the "
         "library's defaults), or auto: fast on a CPU, shipped on a GPU "
         "(cgan_lib/recipes.py); flags override it",
@@ -535,7 +535,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except OSError as e:  # the machine refused: a path too long, a full disk, no access
-        where = f": {short(str(e.filename), 80)}" if e.filename else ""
+        where = f": {truncated_repr(str(e.filename), 80)}" if e.filename else ""
         print(f"error: {e.strerror or e}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # outside training (which saves and returns on its own)

@@ -40,7 +40,7 @@ from .errors import (
     CheckpointError,
     RunLocked,
     TrainingDiverged,
-    short,
+    truncated_repr,
 )
 from .run import GANRun, config_from_dict, new_run, pick_device
 
@@ -281,7 +281,8 @@ def pretrained(name: str = "cdcgan", device=None) -> nn.Module:
     """
     if name not in shipped_names():
         raise BadInput(
-            f"no shipped model {short(name)}; shipped: {', '.join(shipped_names())}"
+            f"no shipped model {truncated_repr(name)}; "
+            f"shipped: {', '.join(shipped_names())}"
         )
     return load_generator(PRETRAINED_DIR / f"{name}.pt", device)
 
@@ -307,7 +308,7 @@ def check_ship_name(name: str) -> str:
     ):
         raise BadInput(
             "--name must be letters, digits, '_' or '-' (and not 'classifier'), "
-            f"got {short(name)}"
+            f"got {truncated_repr(name)}"
         )
     return name
 

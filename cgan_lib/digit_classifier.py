@@ -18,8 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import data as mnist
 from .checkpoint import PRETRAINED_DIR, read_file, write_file
+from .data import load_mnist, mnist_tensors, random_rotate, to_signed, to_uint8
 from .errors import BadInput, CheckpointError
 from .run import pick_device
 
@@ -69,7 +69,7 @@ def _as_signed(images) -> torch.Tensor:
     """
     images = torch.as_tensor(images)
     if images.dtype == torch.uint8:
-        return mnist.to_signed(images)
+        return to_signed(images)
     return images.float().reshape(-1, 1, 28, 28)
 
 
@@ -102,7 +102,7 @@ def check_images(images, path="images") -> torch.Tensor:
     if lo >= 0 and hi <= 1:  # [0, 1]
         return torch.from_numpy(np.round(images * 255).astype(np.uint8))
     if lo >= -1 and hi <= 1:  # [-1, 1], the generator's scale
-        return mnist.to_uint8(torch.from_numpy(images.astype(np.float32)))
+        return to_uint8(torch.from_numpy(images.astype(np.float32)))
     raise BadInput(
         f"{path}: float images must lie in [-1, 1] or [0, 1]; "
         f"these span {lo:.3g}..{hi:.3g} "
@@ -141,7 +141,7 @@ def train_classifier(
     device = pick_device(device)
     torch.manual_seed(seed)
     g = torch.Generator(device=device).manual_seed(seed)
-    x, y = mnist.mnist_tensors("train", device)
+    x, y = mnist_tensors("train", device)
     model = MNISTClassifier().to(device)
     steps_per_epoch = len(x) // batch_size
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
@@ -155,14 +155,14 @@ def train_classifier(
         for i in range(steps_per_epoch):
             idx = perm[i * batch_size : (i + 1) * batch_size]
             # robustness to the slants GAN digits have
-            xb = mnist.random_rotate(x[idx], 10, g)
+            xb = random_rotate(x[idx], 10, g)
             loss = F.cross_entropy(model(xb), y[idx], label_smoothing=0.05)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             bar.update()
-        acc = accuracy(model, *mnist.load_mnist("test"))
+        acc = accuracy(model, *load_mnist("test"))
         bar.set_postfix_str(f"epoch {epoch + 1} test accuracy {acc:.4f}")
     bar.close()
     return model.eval(), acc

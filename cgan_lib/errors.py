@@ -48,18 +48,20 @@ def check_range(name: str, value, lo=None, hi=None, *, integer=False, lo_open=Fa
     """
     accepted = describe_range(lo, hi, integer=integer, lo_open=lo_open)
     if isinstance(value, bool):
-        raise BadInput(f"{name} must be {accepted}, got {short(value)}")
+        raise BadInput(f"{name} must be {accepted}, got {truncated_repr(value)}")
     try:
         number = int(value) if integer else float(value)
     except (TypeError, ValueError, OverflowError):
-        raise BadInput(f"{name} must be {accepted}, got {short(value)}") from None
+        raise BadInput(
+            f"{name} must be {accepted}, got {truncated_repr(value)}"
+        ) from None
     if integer and number != value:
-        raise BadInput(f"{name} must be {accepted}, got {short(value)}")
+        raise BadInput(f"{name} must be {accepted}, got {truncated_repr(value)}")
     bad = number != number or number in (float("inf"), float("-inf"))
     bad = bad or (lo is not None and (number <= lo if lo_open else number < lo))
     bad = bad or (hi is not None and number > hi)
     if bad:
-        raise BadInput(f"{name} must be {accepted}, got {short(value)}")
+        raise BadInput(f"{name} must be {accepted}, got {truncated_repr(value)}")
     return number
 
 
@@ -73,7 +75,7 @@ def describe_range(lo=None, hi=None, *, integer=False, lo_open=False) -> str:
     return f"{kind} <= {hi}" if hi is not None else kind
 
 
-def short(value, limit: int = 40) -> str:
+def truncated_repr(value, limit: int = 40) -> str:
     """repr(value), cut to about `limit` characters: a message never echoes a whole
     10,000-character typo back.
     """

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data as mnist
+from .data import SIZES, load_mnist, reference_halves
 from .digit_classifier import CLASSIFIER_PATH, check_images, load_classifier, predict
 from .mnist_files import cache_dir
 
@@ -35,7 +35,7 @@ def feature_search_indices() -> torch.Tensor:
     are searched among the same 10,000, so the two stay comparable.
     """
     generator = torch.Generator().manual_seed(0)
-    order = torch.randperm(mnist.SIZES["train"], generator=generator)
+    order = torch.randperm(SIZES["train"], generator=generator)
     return order[:FEATURE_SEARCH_SIZE]
 
 
@@ -53,7 +53,7 @@ def train_features(classifier_path: str = str(CLASSIFIER_PATH)) -> torch.Tensor:
                 return feats
         except (OSError, RuntimeError, AttributeError):
             pass  # a damaged cache is recomputed
-    images, _ = mnist.load_mnist("train")
+    images, _ = load_mnist("train")
     images = images[feature_search_indices()]
     feats = predict(load_classifier(classifier_path), images)[1].float()
     try:
@@ -85,7 +85,7 @@ def nearest_training_digits(images, classifier_path=CLASSIFIER_PATH) -> dict:
     digits, never seen in training, show what an honest distance looks like.
     """
     images = check_images(images)
-    train_images, _ = mnist.load_mnist("train")
+    train_images, _ = load_mnist("train")
     pixels = images.reshape(len(images), -1).float() / 255
     train_pixels = train_images.reshape(len(train_images), -1).float() / 255
     pixel_dist, pixel_index = _nearest(pixels, train_pixels)
@@ -110,7 +110,7 @@ def copy_threshold(classifier_path: str = str(CLASSIFIER_PATH), seed: int = 0):
     held-out real digits' distances to their nearest training digit (1,000 digits of
     test half B), so about 1% of honest digits fall below it.
     """
-    _, (images_b, _) = mnist.reference_halves(seed)
+    _, (images_b, _) = reference_halves(seed)
     near = nearest_training_digits(images_b[:COPY_REFERENCE_SAMPLES], classifier_path)
     return float(np.percentile(near["pixels"].numpy(), COPY_PERCENTILE))
 
@@ -120,6 +120,6 @@ def copycat_digits(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     perfect memoriser, which every fidelity score rates as real. The memorisation
     scores must catch it.
     """
-    images, labels = mnist.load_mnist("train")
+    images, labels = load_mnist("train")
     idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
     return images[idx[:n]], labels[idx[:n]]

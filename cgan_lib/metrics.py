@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import data as mnist
+from .data import load_mnist, reference_halves, to_uint8
 from .digit_classifier import (
     CLASSIFIER_PATH,
     MAX_SAMPLES,
@@ -80,7 +80,7 @@ def load_samples(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
 @lru_cache(maxsize=8)
 def _reference_features(classifier_path: str, seed: int = 0):
     model = load_classifier(classifier_path)
-    _, (images_b, _) = mnist.reference_halves(seed)
+    _, (images_b, _) = reference_halves(seed)
     return predict(model, images_b)[1]
 
 
@@ -152,7 +152,7 @@ def score(
         raise BadInput("scores need at least 2 digits")
     repeats = max(1, min(repeats, n // 100))
     size = n // repeats
-    _, (_, labels_b) = mnist.reference_halves(seed)
+    _, (_, labels_b) = reference_halves(seed)
     feats_b = _reference_features(str(classifier_path), seed)
     size_b = min(size, len(feats_b) // repeats)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 2))
@@ -225,7 +225,7 @@ def real_reference(
     """The same scores for n real digits from test half A: what a perfect generator
     would get, spread included (`repeats` draws, as in `score`).
     """
-    (images_a, labels_a), _ = mnist.reference_halves(seed)
+    (images_a, labels_a), _ = reference_halves(seed)
     if n > len(images_a):
         raise BadInput(f"the reference half has {len(images_a)} digits; asked for {n}")
     idx = torch.randperm(
@@ -256,13 +256,13 @@ def evaluate_generator(
     if G.num_classes:
         images, labels = sample_by_label(G, per_class, seed=seed)
     else:
-        images, labels = mnist.to_uint8(generate(G, n=10 * per_class, seed=seed)), None
+        images, labels = to_uint8(generate(G, n=10 * per_class, seed=seed)), None
     out = score(images, labels, memo_samples=memo_samples, repeats=repeats)
     out["seconds"] = time.perf_counter() - start
     return out
 
 
-def _pm(s: dict, name: str, digits: int = 3, scale: float = 1.0) -> str:
+def _mean_pm_spread(s: dict, name: str, digits: int = 3, scale: float = 1.0) -> str:
     """'mean±std' of a score, '-' where it is missing."""
     value, std = s.get(name), s.get(f"{name}_std")
     if value is None:
@@ -275,27 +275,35 @@ TABLES = (
     # (column title, width, cell); a negative width is left-aligned
     (
         ("model", -16, lambda s, name: name[:16]),
-        ("accuracy", 12, lambda s, name: _pm(s, "accuracy")),
-        ("Fréchet", 12, lambda s, name: _pm(s, "frechet_distance", 2)),
-        ("FD mean", 11, lambda s, name: _pm(s, "fd_mean_term", 2)),
-        ("FD cov", 11, lambda s, name: _pm(s, "fd_cov_term", 2)),
+        ("accuracy", 12, lambda s, name: _mean_pm_spread(s, "accuracy")),
+        ("Fréchet", 12, lambda s, name: _mean_pm_spread(s, "frechet_distance", 2)),
+        ("FD mean", 11, lambda s, name: _mean_pm_spread(s, "fd_mean_term", 2)),
+        ("FD cov", 11, lambda s, name: _mean_pm_spread(s, "fd_cov_term", 2)),
         ("classes", 8, lambda s, name: s["classes_drawn"]),
     ),
     (
         ("model", -16, lambda s, name: name[:16]),
-        ("KID x1000", 11, lambda s, name: _pm(s, "kid", 2, 1000)),
-        ("precision", 11, lambda s, name: _pm(s, "precision")),
-        ("recall", 11, lambda s, name: _pm(s, "recall")),
-        ("density", 11, lambda s, name: _pm(s, "density")),
-        ("coverage", 11, lambda s, name: _pm(s, "coverage")),
+        ("KID x1000", 11, lambda s, name: _mean_pm_spread(s, "kid", 2, 1000)),
+        ("precision", 11, lambda s, name: _mean_pm_spread(s, "precision")),
+        ("recall", 11, lambda s, name: _mean_pm_spread(s, "recall")),
+        ("density", 11, lambda s, name: _mean_pm_spread(s, "density")),
+        ("coverage", 11, lambda s, name: _mean_pm_spread(s, "coverage")),
     ),
     (
         ("model", -16, lambda s, name: name[:16]),
         ("n", 6, lambda s, name: s["n"]),
         ("draws", 8, lambda s, name: f"{s['draws']}x{s['draw_size']}"),
-        ("copies", 11, lambda s, name: _pm(s, "copies")),
-        ("nearest px", 11, lambda s, name: _pm(s, "nearest_train_pixels", 2)),
-        ("nearest feat", 12, lambda s, name: _pm(s, "nearest_train_features", 2)),
+        ("copies", 11, lambda s, name: _mean_pm_spread(s, "copies")),
+        (
+            "nearest px",
+            11,
+            lambda s, name: _mean_pm_spread(s, "nearest_train_pixels", 2),
+        ),
+        (
+            "nearest feat",
+            12,
+            lambda s, name: _mean_pm_spread(s, "nearest_train_features", 2),
+        ),
     ),
 )
 
@@ -356,14 +364,14 @@ class TestSetFD:
 
     def __init__(self, classifier=None):
         self.classifier = classifier if classifier is not None else load_classifier()
-        images, labels = mnist.load_mnist("test")
+        images, labels = load_mnist("test")
         self.test_features = predict(self.classifier, images)[1]
         counts = torch.bincount(labels, minlength=10)
         self.labels = torch.arange(10).repeat_interleave(counts)  # the test set's mix
 
     @functools.cached_property
     def reference_draws(self) -> list[float]:
-        train, train_labels = mnist.load_mnist("train")
+        train, train_labels = load_mnist("train")
         counts = torch.bincount(self.labels, minlength=10)
         return [
             self.of_images(train[draw_by_label(train_labels, counts, seed)])[1]
@@ -390,6 +398,6 @@ class TestSetFD:
         """of_images of 10,000 digits, conditional ones with the test set's labels."""
         G = G.cpu()
         if G.num_classes:
-            images = mnist.to_uint8(generate(G, self.labels, seed=seed))
+            images = to_uint8(generate(G, self.labels, seed=seed))
             return self.of_images(images, self.labels)
-        return self.of_images(mnist.to_uint8(generate(G, n=10_000, seed=seed)))
+        return self.of_images(to_uint8(generate(G, n=10_000, seed=seed)))

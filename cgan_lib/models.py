@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import BadInput, check_range, short
+from .errors import BadInput, check_range, truncated_repr
 
 NUM_CLASSES = 10
 CONDITIONINGS = ("concat", "projection", "acgan")  # how a discriminator sees the label
@@ -372,7 +372,7 @@ def model_options(name: str, overrides: dict | None = None) -> dict:
     """
     if name not in MODELS:
         raise BadInput(
-            f"unknown model {short(name)}; choose one of {', '.join(MODELS)}"
+            f"unknown model {truncated_repr(name)}; choose one of {', '.join(MODELS)}"
         )
     opts = dict(MODELS[name])
     for key, value in (overrides or {}).items():

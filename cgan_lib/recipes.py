@@ -3,15 +3,13 @@
 Two recipes per model, in one table:
 
 - "fast": what reaches good digits soonest on a CPU. For the convolutional models, width
-  32 and no refinement convolutions (about 1.5x the images/s of the shipped
-  architecture), with an EMA of G's weights, which sharpens the samples of a short run.
-  The conditional DCGAN also learns at 1e-3, five times the DCGAN paper's 2e-4: on the
-  2-core CPU that took it to 96% accuracy in 600 steps instead of 78% in 900 (the
-  EMA keeps the faster, noisier steps from showing in the samples). And it is
-  self-conditioned on 10 k-means clusters of each digit's images (chapter 8): at the
-  same 2,906 steps, over three seeds, that cut its Fréchet distance to the test set
-  from 0.61 to 0.39 (cgan_lib/fast_clusters.json), for about 5 s of clustering before
-  the first step (bench/bench.py's setup_seconds).
+  32 and no refinement convolutions (more images/s than the shipped architecture), with
+  an EMA of G's weights, which sharpens the samples of a short run. The conditional
+  DCGAN also learns at 1e-3, five times the DCGAN paper's 2e-4 (the EMA keeps the
+  faster, noisier steps from showing in the samples), and is self-conditioned on 10
+  k-means clusters of each digit's images (chapter 8). What each choice buys is
+  measured in the benchmark files, not here: bench/README.md, cgan_lib/benchmarks.json
+  and cgan_lib/fast_clusters.json.
 - "shipped": the exact settings of the shipped model, read from its model card.
 - "plain": the library's own defaults (models.MODELS and TrainConfig) and nothing else:
   what `train` did before recipes, and what the shipped models' commands name.
@@ -45,7 +43,7 @@ FAST = {
     "cmlp": dict(ema=0.999),
     "mlp": dict(ema=0.999),
 }
-RECIPES = ("auto", "fast", "shipped", "plain")
+RECIPE_NAMES = ("auto", "fast", "shipped", "plain")
 # What a recipe may set: the weight settings of TrainConfig, never seed or bookkeeping.
 SHIPPED_KEYS = (
     "model_kwargs",
@@ -79,15 +77,17 @@ def recipe_settings(model: str, recipe: str) -> dict:
             if key in settings:
                 settings[key] = tuple(settings[key])
         return settings
-    raise BadInput(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    raise BadInput(f"recipe must be one of {', '.join(RECIPE_NAMES)}, got {recipe!r}")
 
 
 def choose(recipe: str, device: torch.device) -> str:
     """The recipe to use: `recipe` itself, or for "auto" fast on a CPU, shipped on a
     GPU.
     """
-    if recipe not in RECIPES:
-        raise BadInput(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    if recipe not in RECIPE_NAMES:
+        raise BadInput(
+            f"recipe must be one of {', '.join(RECIPE_NAMES)}, got {recipe!r}"
+        )
     if recipe != "auto":
         return recipe
     return "fast" if device.type in ("cpu", "mps") else "shipped"
@@ -109,8 +109,9 @@ def reason(recipe: str, asked: str, device: torch.device) -> str:
             ("shipped recipe", "shipped"),
             ("shipped architecture at width 32", "cdcgan_refine"),
         )
+        reference = entry.get("fd_10k_reference")
         parts = [
-            f"{label} {summary(models[key], minutes, entry.get('fd_10k_reference'))}"
+            f"{label} {describe_result(models[key], minutes, reference)}"
             for label, key in compared
             if key in models
         ]
@@ -119,7 +120,9 @@ def reason(recipe: str, asked: str, device: torch.device) -> str:
     return f"{line}. --recipe {other} trains the other one."
 
 
-def summary(result: dict, minutes: float, reference: float | None = None) -> str:
+def describe_result(
+    result: dict, minutes: float, reference: float | None = None
+) -> str:
     """'95% accuracy in 62 s, 98% accuracy in 170 s, FD 0.71 (x8.4 real digits') after
     5 min': one benchmark result in words; the FD is to the test set over 10,000
     digits where the file has it, against `reference`, real digits' FD.

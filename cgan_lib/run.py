@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from .clusters import attach_clusters
-from .errors import MAX_SEED, BadInput, check_range, short
+from .errors import MAX_SEED, BadInput, check_range, truncated_repr
 from .losses import LOSSES
 from .models import add_spectral_norm, build, model_options
 
@@ -166,7 +166,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         device = torch.device(device)
     except (RuntimeError, TypeError):
         raise BadInput(
-            f"unknown device {short(device)}; use auto, cpu, cuda or mps"
+            f"unknown device {truncated_repr(device)}; use auto, cpu, cuda or mps"
         ) from None
     available = {
         "cpu": True,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import data as mnist
+from .data import load_mnist, to_signed
 from .errors import BadInput, check_range
 from .losses import discriminator_loss, non_saturating_loss, saturating_loss
 from .run import TrainConfig, new_run
@@ -230,7 +230,7 @@ class OptimiserWatch:
 
 @functools.cache  # the same digits for every run of a check, read once
 def batches(n_steps: int, batch_size: int) -> tuple[torch.Tensor, ...]:
-    x = mnist.to_signed(mnist.load_mnist("train")[0][: n_steps * batch_size])
+    x = to_signed(load_mnist("train")[0][: n_steps * batch_size])
     return tuple(x.split(batch_size))
 
 

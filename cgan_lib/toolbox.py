@@ -77,7 +77,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values)
 
 
-def summary(results: dict) -> dict:
+def summary_rows(results: dict) -> dict:
     """recipe -> {metric: (mean, std)} and its mean wall time per run."""
     out = {}
     for name, recipe in results["recipes"].items():
@@ -103,7 +103,7 @@ def near_threshold(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 def table(results: dict) -> str:
     """The chapter's table: mean ± std per recipe and each difference from BASELINE."""
-    rows = summary(results)
+    rows = summary_rows(results)
     base = rows[BASELINE]
     lines = [
         f"{'recipe':<22} {'accuracy %':>13} {'vs base':>12} "
@@ -130,7 +130,7 @@ def plot(results: dict):
     """Accuracy and Fréchet distance per recipe, mean with ± one std error bars."""
     import matplotlib.pyplot as plt
 
-    rows = summary(results)
+    rows = summary_rows(results)
     names = list(rows)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for ax, (m, label, scale) in zip(
@@ -159,7 +159,7 @@ def findings(results: dict) -> str:
     """Markdown bullets: per metric, which recipes beat or trail BASELINE beyond the
     noise and which are within it; then the range of wall times.
     """
-    rows = summary(results)
+    rows = summary_rows(results)
     base = rows[BASELINE]
     lines = []
     for metric, label, sign in (

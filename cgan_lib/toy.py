@@ -142,23 +142,23 @@ def train_toy_gan(
 # 2-D: a ring of Gaussians, the classic picture of mode collapse (Metz et al. 2017).
 
 
-def ring_centers(modes: int = 8, radius: float = 2.0) -> np.ndarray:
+def ring_centres(modes: int = 8, radius: float = 2.0) -> np.ndarray:
     """(modes, 2): the means of `modes` Gaussians evenly spaced on a circle."""
     angles = 2 * math.pi * np.arange(modes) / modes
     return radius * np.stack([np.cos(angles), np.sin(angles)], 1)
 
 
 def sample_2d(
-    n: int, centers: np.ndarray, std: float, generator: torch.Generator | None = None
+    n: int, centres: np.ndarray, std: float, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """n samples (n, 2) from an equal-weight mixture of round Gaussians at `centers`."""
-    centers = torch.as_tensor(np.asarray(centers), dtype=torch.float32)
-    k = torch.randint(0, len(centers), (n,), generator=generator)
-    return centers[k] + std * torch.randn(n, 2, generator=generator)
+    """n samples (n, 2) from an equal-weight mixture of round Gaussians at `centres`."""
+    centres = torch.as_tensor(np.asarray(centres), dtype=torch.float32)
+    k = torch.randint(0, len(centres), (n,), generator=generator)
+    return centres[k] + std * torch.randn(n, 2, generator=generator)
 
 
 def mode_coverage(
-    samples, centers: np.ndarray, std: float, min_fraction: float = 0.01
+    samples, centres: np.ndarray, std: float, min_fraction: float = 0.01
 ) -> tuple[int, float]:
     """(modes covered, share of good samples) of a sample set.
 
@@ -166,9 +166,9 @@ def mode_coverage(
     *covered* when at least `min_fraction` of all samples are good samples of it.
     """
     x = np.asarray(samples, dtype=float)
-    dist = np.linalg.norm(x[:, None, :] - np.asarray(centers)[None], axis=2)
+    dist = np.linalg.norm(x[:, None, :] - np.asarray(centres)[None], axis=2)
     nearest, good = dist.argmin(1), dist.min(1) <= 3 * std
-    counts = np.bincount(nearest[good], minlength=len(centers))
+    counts = np.bincount(nearest[good], minlength=len(centres))
     return int((counts >= min_fraction * len(x)).sum()), float(good.mean())
 
 
@@ -200,7 +200,7 @@ class Toy2DRun:
 
 
 def train_gan_2d(
-    centers: np.ndarray | None = None,
+    centres: np.ndarray | None = None,
     std: float = 0.05,
     steps: int = 2000,
     batch: int = 128,
@@ -221,7 +221,7 @@ def train_gan_2d(
     `d_steps` discriminator updates per generator update; `pack` > 1 makes D judge
     packs of samples (PacGAN). Both are remedies for mode collapse.
     """
-    centers = ring_centers() if centers is None else np.asarray(centers)
+    centres = ring_centres() if centres is None else np.asarray(centres)
     check_range("steps", steps, 1, integer=True)
     check_range("d_steps", d_steps, 1, 100, integer=True)
     check_range("pack", pack, 1, 64, integer=True)
@@ -238,14 +238,14 @@ def train_gan_2d(
     def measure(step):
         with torch.no_grad():
             x = G(z_eval).numpy()
-        modes, good = mode_coverage(x, centers, std)
+        modes, good = mode_coverage(x, centres, std)
         run.steps.append(step), run.samples.append(x)
         run.modes.append(modes), run.good.append(good)
 
     measure(0)
     for step in range(1, steps + 1):
         for _ in range(d_steps):
-            real = sample_2d(batch, centers, std, g)
+            real = sample_2d(batch, centres, std, g)
             fake = G(torch.randn(batch, z_dim, generator=g)).detach()
             d_loss = discriminator_loss(D(real), D(fake))
             opt_d.zero_grad()

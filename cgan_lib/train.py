@@ -24,8 +24,8 @@ import torch
 import torch.nn as nn
 
 from . import clusters, losses
-from . import data as mnist
 from .checkpoint import RunLock, load_checkpoint, save_checkpoint
+from .data import mnist_tensors, random_rotate, to_uint8
 from .errors import BadInput, CheckpointError, TrainingDiverged, check_range
 from .run import (
     HISTORY_KEYS,
@@ -91,7 +91,7 @@ def draw(run: GANRun, x: torch.Tensor, y: torch.Tensor | None):
             0, G.num_classes, (len(x),), generator=rng, device=x.device
         )
     if run.config.augment_degrees > 0:
-        x = mnist.random_rotate(x, run.config.augment_degrees, rng)
+        x = random_rotate(x, run.config.augment_degrees, rng)
     return x, (y if G.num_classes else None), z, y_fake
 
 
@@ -137,7 +137,7 @@ def fit(
         with StopSignal() as stop:
             while run.step < target and not clock.expired() and not stop.requested:
                 with mixed_precision(run):
-                    log.append(train_step(run, *batches.at(run.step)))
+                    log.append(train_step(run, *batches.batch(run.step)))
                 run.step += 1
                 if run.step % log_every == 0:
                     log.flush()
@@ -219,7 +219,7 @@ class Batches:
 
     def __init__(self, run: GANRun, data):
         images, labels = (
-            data if data is not None else mnist.mnist_tensors("train", run.device)
+            data if data is not None else mnist_tensors("train", run.device)
         )
         self.images, self.labels = images.to(run.device), labels.to(run.device)
         self.seed, self.size = run.config.seed, run.config.batch_size
@@ -231,7 +231,7 @@ class Batches:
             )
         self.epoch, self.perm = -1, None
 
-    def at(self, step: int):
+    def batch(self, step: int):
         epoch, i = divmod(step, self.steps_per_epoch)
         if epoch != self.epoch:
             self.epoch = epoch
@@ -452,7 +452,7 @@ def snapshot(run: GANRun) -> torch.Tensor:
     was_training = G.training
     G.eval()
     z, y = fixed_latents(G, run.config.seed, run.device)
-    images = mnist.to_uint8(G(z, y)).cpu()
+    images = to_uint8(G(z, y)).cpu()
     G.train(was_training)
     return images
 

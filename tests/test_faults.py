@@ -1075,7 +1075,7 @@ def test_train_out_under_a_regular_file_fails_before_training(
     def no_data(*a, **kw):
         raise AssertionError("training data was loaded before --out was checked")
 
-    monkeypatch.setattr(train_module.mnist, "mnist_tensors", no_data)
+    monkeypatch.setattr(train_module, "mnist_tensors", no_data)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     for out_dir, message in ((blocker / "run", "cannot write"), (blocker, "a file")):

@@ -281,7 +281,7 @@ def test_results_file_has_every_recipe_with_at_least_three_seeds():
             assert set(toolbox.RUN_KEYS) <= set(run)
             assert 0 <= run["accuracy"] <= 1 and run["frechet_distance"] >= 0
             assert run["wall_seconds"] > 0
-    for name, row in toolbox.summary(results).items():
+    for name, row in toolbox.summary_rows(results).items():
         accs = [r["accuracy"] for r in results["recipes"][name]["runs"]]
         assert min(accs) - 1e-9 <= row["accuracy"][0] <= max(accs) + 1e-9
 
@@ -289,7 +289,7 @@ def test_results_file_has_every_recipe_with_at_least_three_seeds():
 def test_table_rows_are_the_files_means_and_verdicts():
     results = toolbox.load_results()
     text = toolbox.table(results).splitlines()
-    rows = toolbox.summary(results)
+    rows = toolbox.summary_rows(results)
     base = rows[toolbox.BASELINE]
     for line, (name, row) in zip(text[2:], rows.items()):
         assert line.startswith(name)
@@ -342,7 +342,7 @@ def test_chapter_draws_its_table_and_plot_from_the_results_file():
 def test_findings_place_every_recipe_once_per_metric():
     results = toolbox.load_results()
     bullets = toolbox.findings(results).splitlines()
-    rows = toolbox.summary(results)
+    rows = toolbox.summary_rows(results)
     named = sorted(n for n in rows if n != toolbox.BASELINE)
     for bullet, metric in zip(bullets, toolbox.METRICS):
         groups = dict(

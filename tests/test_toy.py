@@ -148,8 +148,8 @@ def test_toy_gan_learns_the_two_bumps():
 # 2-D: the ring of Gaussians and mode coverage
 
 
-def test_ring_centers_lie_evenly_on_the_circle():
-    c = toy.ring_centers(8, radius=2.0)
+def test_ring_centres_lie_evenly_on_the_circle():
+    c = toy.ring_centres(8, radius=2.0)
     assert c.shape == (8, 2)
     assert np.allclose(np.linalg.norm(c, axis=1), 2.0)
     assert np.allclose(c[0], [2.0, 0.0])
@@ -158,35 +158,35 @@ def test_ring_centers_lie_evenly_on_the_circle():
 
 
 def test_sample_2d_draws_each_mode_with_its_spread():
-    centers = toy.ring_centers(4, radius=3.0)
+    centres = toy.ring_centres(4, radius=3.0)
     g = torch.Generator().manual_seed(0)
-    x = toy.sample_2d(40000, centers, 0.1, g)
+    x = toy.sample_2d(40000, centres, 0.1, g)
     assert x.shape == (40000, 2) and x.dtype == torch.float32
-    nearest = torch.cdist(x, torch.tensor(centers, dtype=torch.float32)).argmin(1)
+    nearest = torch.cdist(x, torch.tensor(centres, dtype=torch.float32)).argmin(1)
     shares = torch.bincount(nearest, minlength=4).float() / len(x)
     assert torch.allclose(shares, torch.full((4,), 0.25), atol=0.01)
-    around_0 = x[nearest == 0] - torch.tensor(centers[0], dtype=torch.float32)
+    around_0 = x[nearest == 0] - torch.tensor(centres[0], dtype=torch.float32)
     assert around_0.mean(0).abs().max() < 0.01
     assert torch.allclose(around_0.std(0), torch.full((2,), 0.1), atol=0.005)
 
 
 def test_mode_coverage_counts_modes_and_good_samples():
-    centers = toy.ring_centers(8)
+    centres = toy.ring_centres(8)
     g = torch.Generator().manual_seed(0)
-    real = toy.sample_2d(8000, centers, 0.05, g).numpy()
-    modes, good = toy.mode_coverage(real, centers, 0.05)
+    real = toy.sample_2d(8000, centres, 0.05, g).numpy()
+    modes, good = toy.mode_coverage(real, centres, 0.05)
     assert modes == 8 and good > 0.98  # 3 std holds ~99% of a round 2-D Gaussian
     # every sample on mode 0: one mode, all good (a collapsed generator)
-    collapsed = np.repeat(centers[:1], 500, axis=0)
-    assert toy.mode_coverage(collapsed, centers, 0.05) == (1, 1.0)
+    collapsed = np.repeat(centres[:1], 500, axis=0)
+    assert toy.mode_coverage(collapsed, centres, 0.05) == (1, 1.0)
     # the centre of the ring is far from every mode: nothing good, nothing covered
-    assert toy.mode_coverage(np.zeros((100, 2)), centers, 0.05) == (0, 0.0)
+    assert toy.mode_coverage(np.zeros((100, 2)), centres, 0.05) == (0, 0.0)
     # half on mode 2, half off the ring; a mode needs min_fraction of all samples
-    mixed = np.concatenate([np.repeat(centers[2:3], 50, 0), np.zeros((50, 2))])
-    assert toy.mode_coverage(mixed, centers, 0.05) == (1, 0.5)
-    few = np.concatenate([centers[:1], np.repeat(centers[1:2], 999, 0)])
-    assert toy.mode_coverage(few, centers, 0.05, min_fraction=0.01)[0] == 1
-    assert toy.mode_coverage(few, centers, 0.05, min_fraction=0.001)[0] == 2
+    mixed = np.concatenate([np.repeat(centres[2:3], 50, 0), np.zeros((50, 2))])
+    assert toy.mode_coverage(mixed, centres, 0.05) == (1, 0.5)
+    few = np.concatenate([centres[:1], np.repeat(centres[1:2], 999, 0)])
+    assert toy.mode_coverage(few, centres, 0.05, min_fraction=0.01)[0] == 1
+    assert toy.mode_coverage(few, centres, 0.05, min_fraction=0.001)[0] == 2
 
 
 def test_packed_discriminator_judges_packs():
@@ -209,7 +209,7 @@ def test_gan_2d_covers_the_ring_and_a_fast_generator_collapses():
     assert healthy.modes[-1] >= 6 and healthy.good[-1] > healthy.good[0]
     # reported numbers are mode_coverage of the returned samples
     assert (healthy.modes[-1], healthy.good[-1]) == toy.mode_coverage(
-        healthy.samples[-1], toy.ring_centers(), 0.05
+        healthy.samples[-1], toy.ring_centres(), 0.05
     )
     collapsed = toy.train_gan_2d(steps=1200, eval_every=400, lr_d=1e-4, seed=0)
     assert max(collapsed.modes) <= 2
