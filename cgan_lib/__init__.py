@@ -1,7 +1,7 @@
 """cgan_lib: the small library behind the cgan-book chapters (GANs on MNIST digits).
 
 One module per concept, listed so that each imports only modules above it (a test
-checks it, tests/test_layering.py):
+checks it, tests/test_structure.py):
 
     errors      the library's exceptions, its limits and the boundary checks
     mnist_files  where MNIST comes from: a local copy, torchvision or PyPI; its cache

@@ -1,6 +1,10 @@
-"""The library's shape: one module per concept and no import cycle between them."""
+"""The library's shape: one module per concept, no import cycle between them, and the
+map in cgan_lib/__init__.py true: every module it lists imports only modules listed
+above it (so a learner can read the library top to bottom), and every module is on it.
+"""
 
 import ast
+import re
 from pathlib import Path
 
 import cgan_lib
@@ -56,3 +60,31 @@ def test_the_cycle_check_can_fail(tmp_path):
     (tmp_path / "b.py").write_text("from . import a\n")
     graph = {p.stem: internal_imports(p) for p in tmp_path.glob("*.py")}
     assert find_cycle(graph) == ["a", "b", "a"]
+
+
+def the_map() -> list[str]:
+    """The modules in the order the package docstring lists them."""
+    return re.findall(r"^    ([a-z_]+)\s{2,}\S", cgan_lib.__doc__, flags=re.M)
+
+
+def test_every_module_is_on_the_map_once():
+    listed = the_map()
+    assert len(listed) == len(set(listed)), listed
+    assert set(listed) == {p.stem for p in LIB.glob("*.py")} - {"__init__"}
+
+
+def test_each_module_imports_only_modules_above_it_on_the_map():
+    listed = the_map()
+    wrong = {
+        name: sorted(internal_imports(LIB / f"{name}.py") - set(listed[:i]))
+        for i, name in enumerate(listed)
+    }
+    wrong = {name: bad for name, bad in wrong.items() if bad}
+    assert not wrong, f"imports against the map's order: {wrong}"
+
+
+def test_the_map_check_can_fail(tmp_path):
+    # an import of a module listed further down must be seen, in both spellings
+    source = "from .train import fit\nfrom . import sample, viz\n"
+    (tmp_path / "m.py").write_text(source)
+    assert internal_imports(tmp_path / "m.py") == {"train", "sample", "viz"}
