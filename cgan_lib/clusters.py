@@ -29,6 +29,7 @@ import torch.nn as nn
 from .data import load_mnist, to_signed
 from .errors import MAX_IMAGES, MAX_SEED, BadInput, check_digit, check_range
 from .mnist_files import say
+from .models import model_options
 
 
 @functools.lru_cache(maxsize=4)
@@ -92,12 +93,12 @@ def nearest_cluster(D: nn.Module, x: torch.Tensor, y=None) -> torch.Tensor:
     return y * per_group + within.argmin(1)
 
 
-def discriminator_labels(G, D, x, y_real, z, y_fake):
-    """The labels D sees in a training step. With clusters: a real digit's nearest
-    cluster, and for a fake the cluster G drew it for (`G.category`, read off z).
-    Without: the labels themselves, unchanged.
+def discriminator_labels(cfg, G, D, x, y_real, z, y_fake):
+    """The labels D sees in a training step. With clusters (the config's model option
+    clusters=K): a real digit's nearest cluster, and for a fake the cluster G drew it
+    for (`G.category`, read off z). Without: the labels themselves, unchanged.
     """
-    if D.centres is None:
+    if not model_options(cfg.model, cfg.model_kwargs).get("clusters"):
         return y_real, y_fake
     return nearest_cluster(D, x, y_real), G.category(z, y_fake)
 

@@ -19,7 +19,7 @@ raw scores, the WGAN-GP, R1 and R2 gradient penalties, and ACGAN's class loss.
 import torch
 import torch.nn.functional as F
 
-from .models import latent_code
+from .models import latent_code, model_options
 
 
 def discriminator_loss(
@@ -150,8 +150,10 @@ LOSSES = {
 def auxiliary_d_loss(cfg, D, x, y_real, fake, y_fake, z, rng=None):
     """What a config adds to D's loss beyond the pair in LOSSES (chapter 9): WGAN-GP's
     gradient penalty, R1 on reals, R2 on fakes, ACGAN's class loss on both, InfoGAN's
-    code loss. 0 for the plain recipes.
+    code loss. 0 for the plain recipes. The config says which (its model's options),
+    so a discriminator of the reader's own needs no attributes beyond forward.
     """
+    options = model_options(cfg.model, cfg.model_kwargs)
     terms = []
     if cfg.loss == "wgan-gp":
         terms.append(cfg.gp_weight * gradient_penalty(D, x, fake, y_real, rng))
@@ -159,20 +161,21 @@ def auxiliary_d_loss(cfg, D, x, y_real, fake, y_fake, z, rng=None):
         terms.append(cfg.r1 / 2 * r1_penalty(D, x, y_real))
     if cfg.r2 > 0:
         terms.append(cfg.r2 / 2 * r1_penalty(D, fake, y_fake))
-    if D.conditioning == "acgan":
+    if options.get("conditioning") == "acgan":
         terms.append(class_loss(D, x, y_real) + class_loss(D, fake, y_fake))
-    if D.codes:
+    if options.get("codes"):
         terms.append(code_loss(D, fake, z))
     return sum(terms)
 
 
-def auxiliary_g_loss(D, fake, y_fake, z):
+def auxiliary_g_loss(cfg, D, fake, y_fake, z):
     """What G adds to its loss (chapter 9): ACGAN's generator wants D to read its label,
     InfoGAN's wants D to read its category. 0 for the plain recipes.
     """
+    options = model_options(cfg.model, cfg.model_kwargs)
     terms = []
-    if D.conditioning == "acgan":
+    if options.get("conditioning") == "acgan":
         terms.append(class_loss(D, fake, y_fake))
-    if D.codes:
+    if options.get("codes"):
         terms.append(code_loss(D, fake, z))
     return sum(terms)

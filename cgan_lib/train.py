@@ -51,7 +51,7 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     # Discriminator: push D(x) up and D(G(z)) down. fake.detach(): this backward pass
     # must not reach G.
     fake = G(z, y_fake)
-    y_real, y_fake = clusters.discriminator_labels(G, D, x, y_real, z, y_fake)
+    y_real, y_fake = clusters.discriminator_labels(cfg, G, D, x, y_real, z, y_fake)
     real_logits = D(x, y_real)
     fake_logits = D(fake.detach(), y_fake)
     d_loss = d_loss_fn(real_logits, fake_logits, cfg.real_target)
@@ -65,7 +65,9 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     # Generator: make the just-updated D call the same fakes real. D is frozen for this
     # backward pass, which saves computing gradients nobody uses.
     D.requires_grad_(False)
-    g_loss = g_loss_fn(D(fake, y_fake)) + losses.auxiliary_g_loss(D, fake, y_fake, z)
+    g_loss = g_loss_fn(D(fake, y_fake)) + losses.auxiliary_g_loss(
+        cfg, D, fake, y_fake, z
+    )
     run.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     run.opt_g.step()

@@ -88,7 +88,7 @@ def test_plain_configs_add_no_auxiliary_terms():
     run = new_run(TrainConfig(model="cmlp"), device="cpu")
     x, y, z = images(4), torch.arange(4), torch.randn(4, run.G.z_dim)
     assert losses.auxiliary_d_loss(run.config, run.D, x, y, x, y, z) == 0
-    assert losses.auxiliary_g_loss(run.D, x, y, z) == 0
+    assert losses.auxiliary_g_loss(run.config, run.D, x, y, z) == 0
 
 
 @pytest.mark.parametrize("model", ["cmlp", "cdcgan"])
