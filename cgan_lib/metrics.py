@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import statistics
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +76,7 @@ def load_samples(path: str | Path) -> tuple[torch.Tensor, torch.Tensor | None]:
     return check_images(images, path), check_labels(labels, len(images), path)
 
 
-@lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=8)
 def _reference_features(classifier_path: str, seed: int = 0):
     model = load_classifier(classifier_path)
     _, (images_b, _) = reference_halves(seed)
