@@ -9,6 +9,7 @@ checks it, tests/test_structure.py):
     models      MLP and convolutional generators and discriminators; MODELS, build()
     losses      the loss pairs on logits, penalties, auxiliary terms (ACGAN, InfoGAN)
     clusters    self-conditioning: k-means clusters of the digits standing in for labels
+    distributed  one run on several processes (torchrun, DDP): shares, synced batch norm
     run         TrainConfig, GANRun (what a training run holds), new_run, pick_device
     checkpoint  the file format, save/load/resume, the run-folder lock, shipped models
     train       train_step (one D and one G update) and fit (the loop)

@@ -9,8 +9,10 @@ Any other exception keeps its traceback: that is a bug worth reporting.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
+import subprocess
 import sys
 import time
 from dataclasses import asdict
@@ -19,11 +21,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import recipes
+from . import distributed, recipes
 from .checkpoint import json_text, load_generator, save_generator
 from .data import SIZES
 from .digit_classifier import save_classifier, train_classifier
-from .errors import BadInput, CganError, check_range, describe_range, truncated_repr
+from .errors import (
+    BadInput,
+    CganError,
+    PeerLost,
+    check_range,
+    describe_range,
+    truncated_repr,
+)
 from .export import export_onnx
 from .losses import LOSSES
 from .metrics import (
@@ -226,6 +235,17 @@ def add_train(sub) -> None:
         type=number(1, 1024, integer=True),
         help="CPU threads for torch (default: all cores)",
     )
+    p.add_argument(
+        "--nproc",
+        type=number(1, 1024, integer=True),
+        help="train on this many processes: starts torchrun --standalone "
+        "--nproc-per-node N for you (chapter 13)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --nproc: allow more processes than CPU cores",
+    )
     p.set_defaults(func=cmd_train)
 
 
@@ -268,22 +288,39 @@ def train_config(args, device: torch.device) -> tuple[TrainConfig, str]:
 
 
 def cmd_train(args):
+    if args.nproc and not distributed.launched_by_torchrun():
+        return launch_torchrun(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    # under torchrun: join the other processes, on this process's device
+    device = distributed.start(pick_device(args.device))
+    processes = distributed.world_size()
     config, recipe = train_config(args, device)
     out = check_out_dir(args.out)
     started = time.perf_counter()
     seconds = args.minutes * 60 if args.minutes else None
-    run = fit(
-        config,
-        steps=args.steps,
-        epochs=args.epochs,
-        seconds=seconds,
-        out_dir=out,
-        device=args.device,
-        announce=recipes.reason(recipe, args.recipe, device),  # once the folder is ours
-    )
+    try:
+        run = fit(
+            config,
+            steps=args.steps,
+            epochs=args.epochs,
+            seconds=seconds,
+            out_dir=out,
+            device=device,
+            announce=recipes.reason(recipe, args.recipe, device),  # once ours
+        )
+    except RuntimeError as e:
+        if distributed.world_size() == 1 or isinstance(e, CganError):
+            raise
+        raise PeerLost(
+            f"process {distributed.rank()} of {distributed.world_size()} stopped: "
+            f"another process of this run failed or was stopped ({first_line(e)}); "
+            f"the last checkpoint in {out} is intact, and the same command resumes it"
+        ) from None
+    finally:
+        distributed.stop()
+    if not distributed.is_main():  # rank 0 writes the run's files
+        return 130 if run.interrupted else 0
     save_generator(run, out / "generator.pt")
     save_png(grid(run.snapshots[-1][1]), out / "samples.png", scale=2)
     timelapse(run.snapshots, out / "timelapse.gif")
@@ -295,6 +332,7 @@ def cmd_train(args):
         "step": run.step,
         "device": str(run.device),
         "threads": torch.get_num_threads(),
+        "processes": processes,
         "seconds": round(run.elapsed, 1),
         "wall_seconds_this_call": round(time.perf_counter() - started, 1),
         "images_per_s": round(run.images_per_s, 1),
@@ -305,6 +343,44 @@ def cmd_train(args):
     (out / "summary.json").write_text(text + "\n")
     print(text)
     return 130 if run.interrupted else 0
+
+
+def first_line(error: Exception) -> str:
+    return truncated_repr(str(error).strip().splitlines()[0] if str(error) else "", 120)
+
+
+def launch_torchrun(args) -> int:
+    """`train --nproc N`: the same command under torchrun, on N local processes."""
+    cores = os.cpu_count() or 1
+    if args.nproc > cores and not args.force:
+        raise BadInput(
+            f"--nproc {args.nproc} asks for more processes than this machine's {cores} "
+            "CPU cores; they would take turns, not work in parallel (add --force to "
+            "start them anyway)"
+        )
+    # refuse before starting anything: a batch that does not divide, an option that
+    # trains on one process only
+    config, _ = train_config(args, pick_device(args.device))
+    distributed.check_config(config, args.nproc)
+    rest, skip = [], False
+    for a in args.argv:  # the command without --nproc N and --force
+        if skip:
+            skip = False
+        elif a in ("--nproc", "--force") or a.startswith("--nproc="):
+            skip = a == "--nproc"
+        else:
+            rest.append(a)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc-per-node", str(args.nproc), "-m", "cgan_lib", *rest]
+    print("starting:", shlex.join(["torchrun", *command[3:]]), flush=True)
+    code = subprocess.call(command)
+    if code:
+        print(
+            f"error: the run on {args.nproc} processes stopped (exit code {code}); "
+            "the lines above say why",
+            file=sys.stderr,
+        )
+    return code
 
 
 # --------------------------------------------------------------------------------------
@@ -529,6 +605,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # recorded in model cards
     args.command_line = "python -m cgan_lib " + shlex.join(argv)
+    args.argv = argv
     try:
         return args.func(args) or 0
     except CganError as e:

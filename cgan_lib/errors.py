@@ -38,6 +38,12 @@ class RunLocked(CganError, RuntimeError):
     """Another live process is writing to the same run folder."""
 
 
+class PeerLost(CganError, RuntimeError):
+    """On several processes (chapter 13): another process of the run failed or
+    stopped, so this one stops too.
+    """
+
+
 def check_range(name: str, value, lo=None, hi=None, *, integer=False, lo_open=False):
     """`value` as a finite int (integer=True) or float within [lo, hi] (lo excluded with
     lo_open).

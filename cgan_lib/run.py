@@ -206,11 +206,21 @@ class GANRun:
     snapshots: list = field(default_factory=list)  # [(step, uint8 (100, 28, 28))]
     images_per_s: float = float("nan")  # throughput of the last fit() call
     interrupted: bool = False  # the last fit() call was stopped by Ctrl-C or SIGTERM
+    # (G, D) wrapped in DistributedDataParallel while fit runs on several processes
+    # (chapter 13); never saved
+    parallel: tuple | None = None
 
     @property
     def generator(self) -> nn.Module:
         """The generator to sample from: the EMA copy when there is one."""
         return self.G_ema if self.G_ema is not None else self.G
+
+    @property
+    def players(self) -> tuple[nn.Module, nn.Module]:
+        """(G, D) as the training step calls them: the networks themselves, or on
+        several processes their DistributedDataParallel wrappers (chapter 13).
+        """
+        return self.parallel if self.parallel is not None else (self.G, self.D)
 
     @property
     def device(self) -> torch.device:

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from . import clusters, losses
+from . import clusters, distributed, losses
 from .checkpoint import RunLock, load_checkpoint, save_checkpoint
 from .data import mnist_tensors, random_rotate, to_uint8
 from .errors import BadInput, CheckpointError, TrainingDiverged, check_range
@@ -43,7 +43,8 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     Returns [d_loss, g_loss, mean D(x), mean D(G(z))] as one tensor, which the loop
     logs without waiting for the device at every step.
     """
-    G, D, cfg = run.G, run.D, run.config
+    G, D = run.players
+    cfg = run.config
     d_loss_fn, g_loss_fn = losses.LOSSES[cfg.loss]
     x, y_real, z, y_fake = draw(run, x, y)
     set_learning_rates(run)
@@ -83,7 +84,8 @@ def draw(run: GANRun, x: torch.Tensor, y: torch.Tensor | None):
     """The step's random draws, from the run's own stream in a fixed order: latents z,
     labels for the fakes (conditional models), then, with `augment_degrees`, a random
     rotation of the real digits. Returns (x, y_real, z, y_fake); the labels are None
-    for an unconditional model, which ignores the dataset's labels.
+    for an unconditional model, which ignores the dataset's labels. On several
+    processes every rank draws for the whole batch and keeps its own share (chapter 13).
     """
     G, rng = run.G, run.rng
     z = torch.randn(len(x), G.z_dim, generator=rng, device=x.device)
@@ -94,7 +96,7 @@ def draw(run: GANRun, x: torch.Tensor, y: torch.Tensor | None):
         )
     if run.config.augment_degrees > 0:
         x = random_rotate(x, run.config.augment_degrees, rng)
-    return x, (y if G.num_classes else None), z, y_fake
+    return distributed.my_share(x, (y if G.num_classes else None), z, y_fake)
 
 
 def fit(
@@ -123,21 +125,25 @@ def fit(
     Returns the run.
     """
     folder = check_out_dir(out_dir)
-    with RunLock(folder) if folder else nullcontext():
-        if announce:
+    main = distributed.is_main()  # rank 0 of several processes, or the only one
+    with RunLock(folder) if folder and main else nullcontext():
+        if announce and main:
             print(announce)
         run = start_or_resume(run, folder, device)
+        if distributed.world_size() > 1 and run.parallel is None:
+            run.parallel = distributed.wrap(run)
         batches = Batches(run, data)
         target = target_step(run, steps, epochs, seconds, batches.steps_per_epoch)
         snapshot_every = run.config.snapshot_every or batches.steps_per_epoch
         clock, log = Clock(run, seconds), StepLog(run)
-        bar = ProgressBar(run, target, seconds, progress)
-        saver = Saver(run, folder)
+        bar = ProgressBar(run, target, seconds, progress and main)
+        saver = Saver(run, folder if main else None)
         if run.step == 0 and not run.snapshots:
             run.snapshots.append((0, snapshot(run)))
         run.G.train(), run.D.train()
+        halt = False
         with StopSignal() as stop:
-            while run.step < target and not clock.expired() and not stop.requested:
+            while run.step < target and not halt:
                 with mixed_precision(run):
                     log.append(train_step(run, *batches.batch(run.step)))
                 run.step += 1
@@ -146,7 +152,11 @@ def fit(
                     bar.show(log, clock)
                 if run.step % snapshot_every == 0:
                     run.snapshots.append((run.step, snapshot(run)))
-                if saver.due():
+                # on several processes every rank stops, and saves, at the same step
+                halt, save = distributed.agree(
+                    clock.expired() or stop.requested, saver.due()
+                )
+                if save:
                     log.flush()
                     clock.record()
                     saver.save()
@@ -156,8 +166,8 @@ def fit(
         if run.snapshots[-1][0] != run.step:
             run.snapshots.append((run.step, snapshot(run)))
         saver.save()
-        run.interrupted = stop.requested
-        if stop.requested:
+        (run.interrupted,) = distributed.agree(stop.requested)
+        if run.interrupted and main:
             print(saver.resume_hint())
     return run
 
@@ -210,7 +220,8 @@ def start_or_resume(run: GANRun | TrainConfig, folder: Path | None, device) -> G
         )
     # the snapshot and checkpoint cadence may change on resume
     saved.config = with_bookkeeping_of(saved.config, run)
-    print(f"resuming from {path} at step {saved.step}")
+    if distributed.is_main():
+        print(f"resuming from {path} at step {saved.step}")
     return saved
 
 
@@ -308,7 +319,8 @@ class StepLog:
     def flush(self) -> None:
         if not self.pending:
             return
-        stats = torch.stack(self.pending).double().cpu()
+        # the mean over ranks on several processes: the global batch's statistics
+        stats = distributed.average(torch.stack(self.pending)).double().cpu()
         first = self.run.step - len(self.pending) + 1
         self.pending.clear()
         bad = (~torch.isfinite(stats)).any(1).nonzero()
