@@ -93,14 +93,17 @@ def nearest_cluster(D: nn.Module, x: torch.Tensor, y=None) -> torch.Tensor:
     return y * per_group + within.argmin(1)
 
 
-def discriminator_labels(cfg, G, D, x, y_real, z, y_fake):
+def discriminator_labels(run, x, y_real, z, y_fake):
     """The labels D sees in a training step. With clusters (the config's model option
     clusters=K): a real digit's nearest cluster, and for a fake the cluster G drew it
-    for (`G.category`, read off z). Without: the labels themselves, unchanged.
+    for (`G.category`, read off z). Without: the labels themselves, unchanged. It reads
+    the run's own G and D (their centres and shares), also when the step calls them
+    through DistributedDataParallel wrappers (chapter 13).
     """
+    cfg = run.config
     if not model_options(cfg.model, cfg.model_kwargs).get("clusters"):
         return y_real, y_fake
-    return nearest_cluster(D, x, y_real), G.category(z, y_fake)
+    return nearest_cluster(run.D, x, y_real), run.G.category(z, y_fake)
 
 
 def latents_in_cluster(

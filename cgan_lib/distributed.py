@@ -38,7 +38,7 @@ from .models import model_options
 # What the step does that DDP's single forward-backward contract does not cover here: a
 # gradient of D taken inside D's loss (double backward) and heads of D that one of the
 # two backward passes leaves unused. They train on one process.
-ONE_PROCESS_ONLY = "R1/R2, WGAN-GP, ACGAN, InfoGAN codes and clusters"
+ONE_PROCESS_ONLY = "R1/R2, WGAN-GP, ACGAN and InfoGAN codes"
 
 
 def world_size() -> int:
@@ -107,7 +107,6 @@ def check_config(config, n: int | None = None) -> None:
         or config.loss == "wgan-gp"
         or options.get("conditioning") == "acgan"
         or options.get("codes")
-        or options.get("clusters")
     ):
         raise BadInput(
             f"{ONE_PROCESS_ONLY} train on one process only (their extra gradients "

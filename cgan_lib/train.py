@@ -52,7 +52,7 @@ def train_step(run: GANRun, x: torch.Tensor, y: torch.Tensor | None) -> torch.Te
     # Discriminator: push D(x) up and D(G(z)) down. fake.detach(): this backward pass
     # must not reach G.
     fake = G(z, y_fake)
-    y_real, y_fake = clusters.discriminator_labels(cfg, G, D, x, y_real, z, y_fake)
+    y_real, y_fake = clusters.discriminator_labels(run, x, y_real, z, y_fake)
     real_logits = D(x, y_real)
     fake_logits = D(fake.detach(), y_fake)
     d_loss = d_loss_fn(real_logits, fake_logits, cfg.real_target)
