@@ -7,8 +7,8 @@ of its maths: a source line starting with "+ " or "1)" turns the rest of an equa
 into a list item, and the reader sees raw `\\(`, `\\log` or `$`. This test reads each
 page's text outside maths and code and fails on those.
 
-Run it after `make book`: `CGAN_REQUIRE_BUILD=1 .venv/bin/python -m pytest
-tests/test_rendering.py` (not yet in .ci/run: it has not been run against a built book).
+Run it after `make book` (.ci/run does): `CGAN_REQUIRE_BUILD=1 .venv/bin/python -m
+pytest tests/test_rendering.py`.
 """
 
 import re
