@@ -162,3 +162,75 @@ def test_bad_requests_for_several_processes_get_a_sentence(tmp_path, flags, mess
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+# ------------------------------------------------------------------------------------
+# The pieces, on one process.
+
+
+def test_my_share_gives_each_rank_its_rows(monkeypatch):
+    from cgan_lib import distributed
+
+    batch = torch.arange(8)
+    assert distributed.my_share(batch, None)[0] is batch  # one process: everything
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    for r, rows in ((0, [0, 1, 2, 3]), (1, [4, 5, 6, 7])):
+        monkeypatch.setattr(distributed, "rank", lambda r=r: r)
+        mine, none = distributed.my_share(batch, None)
+        assert mine.tolist() == rows and none is None
+
+
+def test_agree_on_one_process_returns_the_flags():
+    from cgan_lib import distributed
+
+    assert distributed.agree(True, False) == (True, False)
+
+
+def test_epoch_permutation_depends_on_seed_and_epoch_only():
+    a = train.epoch_permutation(3, 7, 100, "cpu")
+    assert sorted(a.tolist()) == list(range(100))
+    assert torch.equal(a, train.epoch_permutation(3, 7, 100, "cpu"))
+    assert not torch.equal(a, train.epoch_permutation(3, 8, 100, "cpu"))
+
+
+def test_cross_rank_batch_norm_is_batch_norm_on_one_process():
+    from cgan_lib.distributed import CrossRankBatchNorm2d
+
+    bn = torch.nn.BatchNorm2d(4)
+    bn.weight.data.uniform_(0.5, 2)
+    twin = CrossRankBatchNorm2d.like(bn)
+    assert twin.weight is bn.weight and twin.running_mean is bn.running_mean
+    x = torch.randn(6, 4, 3, 3)
+    expected = torch.nn.functional.batch_norm(
+        x, None, None, bn.weight, bn.bias, training=True
+    )
+    assert torch.allclose(twin(x), expected, atol=1e-6)
+
+
+def test_wrap_syncs_batch_norm_and_keeps_the_optimisers_parameters(tmp_path):
+    """A process group of one: wrap converts every BatchNorm2d and wraps both players
+    in DistributedDataParallel around the very parameters the optimisers step."""
+    import torch.distributed as dist
+
+    from cgan_lib import distributed
+    from cgan_lib.run import new_run
+
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        run = new_run(ddp_worker.config(), "cpu")
+        before = [id(p) for p in run.G.parameters()]
+        G, D = distributed.wrap(run)
+        assert isinstance(G, torch.nn.parallel.DistributedDataParallel)
+        assert G.module is run.G and D.module is run.D
+        for model in (run.G, run.D):
+            kinds = {type(m) for m in model.modules()}
+            assert torch.nn.BatchNorm2d not in kinds
+            assert distributed.CrossRankBatchNorm2d in kinds
+        assert [id(p) for p in run.G.parameters()] == before
+        assert {id(p) for g in run.opt_g.param_groups for p in g["params"]} == set(
+            before
+        )
+    finally:
+        dist.destroy_process_group()
