@@ -604,7 +604,11 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     # recorded in model cards
-    args.command_line = "python -m cgan_lib " + shlex.join(argv)
+    launcher = "python -m cgan_lib "
+    if distributed.launched_by_torchrun():  # the command the reader typed
+        per_node = os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"])
+        launcher = f"torchrun --nproc-per-node {per_node} -m cgan_lib "
+    args.command_line = launcher + shlex.join(argv)
     args.argv = argv
     try:
         return args.func(args) or 0

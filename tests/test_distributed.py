@@ -134,6 +134,9 @@ def test_nproc_trains_and_a_crashed_process_stops_the_other(tmp_path):
     assert "starting: torchrun --standalone --nproc-per-node 2" in first.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["processes"] == 2 and summary["step"] == 2
+    assert summary["command"].startswith(
+        "torchrun --nproc-per-node 2 -m cgan_lib train"
+    )
 
     crashed = torchrun(WORKER, "die", out, 6)  # process 1 dies at step 3
     assert crashed.returncode != 0
