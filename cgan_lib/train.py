@@ -130,7 +130,9 @@ def fit(
         if announce and main:
             print(announce)
         run = start_or_resume(run, folder, device)
-        if distributed.world_size() > 1 and run.parallel is None:
+        if distributed.world_size() == 1:
+            run.parallel = None  # wrappers from an earlier, ended process group
+        elif run.parallel is None:
             run.parallel = distributed.wrap(run)
         batches = Batches(run, data)
         target = target_step(run, steps, epochs, seconds, batches.steps_per_epoch)

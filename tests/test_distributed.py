@@ -235,5 +235,9 @@ def test_wrap_syncs_batch_norm_and_keeps_the_optimisers_parameters(tmp_path):
         assert {id(p) for g in run.opt_g.param_groups for p in g["params"]} == set(
             before
         )
+        run.parallel = G, D
     finally:
         dist.destroy_process_group()
+    # the group has ended: the same run trains on as one process, without the wrappers
+    run = train.fit(run, steps=1, data=ddp_worker.small_data(), progress=False)
+    assert run.step == 1 and run.parallel is None
