@@ -241,3 +241,13 @@ def test_wrap_syncs_batch_norm_and_keeps_the_optimisers_parameters(tmp_path):
     # the group has ended: the same run trains on as one process, without the wrappers
     run = train.fit(run, steps=1, data=ddp_worker.small_data(), progress=False)
     assert run.step == 1 and run.parallel is None
+
+
+def test_players_are_the_networks_or_their_wrappers():
+    from cgan_lib.run import GANRun, new_run
+
+    run = new_run(ddp_worker.config(), "cpu")
+    assert isinstance(run, GANRun) and run.players == (run.G, run.D)
+    wrappers = (torch.nn.Identity(), torch.nn.Identity())
+    run.parallel = wrappers
+    assert run.players == wrappers
