@@ -16,6 +16,10 @@ digits), `distances` (FD, KID, precision/recall/density/coverage on its features
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import math
+import os
 import statistics
 import time
 from pathlib import Path
@@ -36,6 +40,7 @@ from .digit_classifier import (
 from .distances import PRDC_K, frechet_distance, frechet_terms, kernel_distance, prdc
 from .errors import BadInput, check_range
 from .memorisation import copy_threshold, nearest_training_digits
+from .mnist_files import cache_dir
 from .sample import generate, sample_by_label
 
 
@@ -370,12 +375,22 @@ class TestSetFD:
 
     @functools.cached_property
     def reference_draws(self) -> list[float]:
-        train, train_labels = load_mnist("train")
-        counts = torch.bincount(self.labels, minlength=10)
-        return [
-            self.of_images(train[draw_by_label(train_labels, counts, seed)])[1]
-            for seed in self.REFERENCE_SEEDS
-        ]
+        # Every chapter needs the same five numbers, and 50,000 digits through the
+        # classifier take 10-30 s on a CPU: they are kept on disk, keyed by the
+        # classifier's weights and the seeds, and recomputed when either differs.
+        key = {"classifier": _weights_sha256(self.classifier)}
+        key["seeds"] = list(self.REFERENCE_SEEDS)
+        path = cache_dir() / REFERENCE_CACHE_NAME
+        draws = _read_reference_cache(path, key)
+        if draws is None:
+            train, train_labels = load_mnist("train")
+            counts = torch.bincount(self.labels, minlength=10)
+            draws = [
+                self.of_images(train[draw_by_label(train_labels, counts, seed)])[1]
+                for seed in self.REFERENCE_SEEDS
+            ]
+            _write_reference_cache(path, key, draws)
+        return draws
 
     @property
     def reference(self) -> float:
@@ -400,3 +415,44 @@ class TestSetFD:
             images = to_uint8(generate(G, self.labels, seed=seed))
             return self.of_images(images, self.labels)
         return self.of_images(to_uint8(generate(G, n=10_000, seed=seed)))
+
+
+# The cache of TestSetFD's real-digit reference: a small JSON file naming what it is.
+REFERENCE_CACHE_NAME = "test_set_fd_reference.json"
+REFERENCE_CACHE_FORMAT = "cgan_lib.test_set_fd_reference"
+
+
+def _weights_sha256(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_reference_cache(path: Path, key: dict) -> list[float] | None:
+    """The cached draws, or None where the file is absent, unreadable, of another
+    kind, or made for another classifier or other seeds (then they are recomputed)."""
+    try:
+        stored = json.loads(path.read_text())
+        draws = [float(d) for d in stored["draws"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if stored.get("format") != REFERENCE_CACHE_FORMAT or stored.get("key") != key:
+        return None
+    if len(draws) != len(key["seeds"]) or not all(map(math.isfinite, draws)):
+        return None
+    return draws
+
+
+def _write_reference_cache(path: Path, key: dict, draws: list[float]) -> None:
+    """Write atomically (a temporary file, then a rename), so two chapters computing
+    it at once never leave half a file; a read-only cache folder is not an error."""
+    text = json.dumps({"format": REFERENCE_CACHE_FORMAT, "key": key, "draws": draws})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass

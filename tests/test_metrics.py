@@ -338,3 +338,46 @@ def test_a_copycat_is_caught_by_memorisation_and_by_nothing_else():
     touched[:, 0, 0] = 255
     assert (memorisation.nearest_training_digits(touched)["pixels"] < 1.01).all()
     assert memorisation.copy_threshold() > 1.01
+
+
+# ------------------------------------------------------------------------------------
+# The book's yardstick: TestSetFD's real-digit reference is computed once and kept.
+
+
+def test_test_set_fd_reference_is_kept_on_disk_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setattr(metrics, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(metrics.TestSetFD, "REFERENCE_SEEDS", range(2))
+    first = metrics.TestSetFD()
+    draws = first.reference_draws
+    assert len(draws) == 2 and draws[0] != draws[1]  # two different draws
+    assert 0 < first.reference < 1  # real digits sit close to the test set
+    path = tmp_path / metrics.REFERENCE_CACHE_NAME
+    stored = json.loads(path.read_text())
+    assert stored["format"] == metrics.REFERENCE_CACHE_FORMAT
+    assert stored["draws"] == draws
+
+    # A second yardstick reads the file: it never loads the training digits.
+    real_load = metrics.load_mnist
+
+    def test_split_only(split="train"):
+        assert split == "test", "the reference was recomputed, not read"
+        return real_load(split)
+
+    monkeypatch.setattr(metrics, "load_mnist", test_split_only)
+    assert metrics.TestSetFD(first.classifier).reference_draws == draws
+    monkeypatch.setattr(metrics, "load_mnist", real_load)
+
+    # A damaged file, or one made for other seeds, is recomputed, never trusted.
+    for damaged in ("{not json", json.dumps({**stored, "draws": [0.0, float("nan")]})):
+        path.write_text(damaged)
+        assert metrics.TestSetFD(first.classifier).reference_draws == draws
+    monkeypatch.setattr(metrics.TestSetFD, "REFERENCE_SEEDS", range(1))
+    assert metrics.TestSetFD(first.classifier).reference_draws == draws[:1]
+    assert json.loads(path.read_text())["key"]["seeds"] == [0]
+
+
+def test_test_set_fd_of_the_test_digits_is_zero():
+    yardstick = metrics.TestSetFD()
+    images, labels = data.load_mnist("test")
+    accuracy, fd, _ = yardstick.of_images(images, labels)
+    assert abs(fd) < 1e-3 and accuracy > 0.98
