@@ -7,14 +7,18 @@ rate, epochs, decay), so their cards cannot say what the clusters alone do. It t
 `dcgan_clusters`'s recipe (width 32, 1e-3, EMA 0.999) with `--clusters K` for each K and
 seed, for a fixed number of steps on one CPU thread (two runs share the 2-core machine
 without changing each other's results: the steps, not the time, are fixed), scores each
-run with the model cards' scorer (5,000 digits in 5 draws of 1,000, against held-out
-real digits) and writes the runs to `--json`, replacing an earlier run of the same seed
-and K. Chapter 5 reads the committed file.
+run with the book's yardstick (`metrics.TestSetFD`: 10,000 digits against the test set,
+beside real digits' own value) and with the model cards' scorer (precision, recall and
+the digits' balance, 5,000 digits in 5 draws of 1,000), and writes the runs to
+`--json`, replacing an earlier run of the same seed and K (under a lock: two runs may
+share the file). Chapter 5 reads the committed file.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import functools
 import json
 import platform
 import subprocess
@@ -29,9 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cgan_lib.checkpoint import load_checkpoint  # noqa: E402
-from cgan_lib.metrics import evaluate_generator  # noqa: E402
+from cgan_lib.metrics import TestSetFD, evaluate_generator  # noqa: E402
 
 RECIPE = "--recipe plain --model dcgan --width 32 --lr 1e-3 --ema 0.999"
+
+
+@functools.cache
+def yardstick() -> TestSetFD:
+    return TestSetFD()
 
 
 def scores(checkpoint: Path) -> dict:
@@ -39,6 +48,7 @@ def scores(checkpoint: Path) -> dict:
     s = evaluate_generator(run.generator.eval(), 500, 0, memo_samples=1)
     hist = np.array(s["class_histogram"]) / s["n"]
     return {
+        "fd_10k": round(yardstick().of_generator(run.generator.eval())[1], 4),
         "step": run.step,
         "clusters": run.config.model_kwargs.get("clusters", 0),
         "seed": run.config.seed,
@@ -67,7 +77,8 @@ def main():
                 f"--steps {args.steps} --seed {seed} --threads 1 --out {folder}"
             )
             started = time.perf_counter()
-            subprocess.run(command.split(), check=True, cwd=ROOT)
+            argv = [sys.executable, *command.split()[1:]]  # this interpreter
+            subprocess.run(argv, check=True, cwd=ROOT)
             wall = time.perf_counter() - started
             line = {
                 "command": command,
@@ -81,11 +92,19 @@ def main():
 
 def record(path: Path, line: dict, steps: int) -> None:
     """Put one run into the file at path (read again: two runs may share it)."""
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one writer at a time
+        _record(path, line, steps)
+
+
+def _record(path: Path, line: dict, steps: int) -> None:
     entry = json.loads(path.read_text()) if path.exists() else {}
     entry.update(
         script="bench/dcgan_clusters_seeds.py",
         recipe=RECIPE + " --clusters K",
         steps=steps,
+        yardstick="fd_10k: metrics.TestSetFD, 10,000 digits against the test set",
+        fd_10k_reference=round(yardstick().reference, 4),
         scorer="evaluate_generator(G, per_class=500, seed=0): 5 draws of 1,000",
         machine=f"2-core {platform.machine()} CPU, torch {torch.__version__}",
     )

@@ -1,11 +1,14 @@
 """Maths renders on every built page (after `make book`).
 
 MathJax typesets what Sphinx marks as maths (`<span class="math">`, `<div
-class="math">`) and, in cell outputs, `\\(...\\)`. What it never typesets is a `$x$`
-printed by a cell (Markdown output) or a fragment that a Markdown construct broke out
-of its maths: a source line starting with "+ " or "1)" turns the rest of an equation
-into a list item, and the reader sees raw `\\(`, `\\log` or `$`. This test reads each
-page's text outside maths and code and fails on those.
+class="math">`). Markdown printed by a cell is parsed as MyST (`_config.yml`:
+nb_render_markdown_format), so its `$x$` becomes maths too, while a `\\(x\\)` in it
+loses its backslash and shows as "(x)". What MathJax never typesets is a `$x$` the
+parser did not take as maths, or a fragment that a Markdown construct broke out of its
+maths: a source line starting with "+ " or "1)" turns the rest of an equation into a
+list item, and the reader sees raw `\\(`, `\\log` or `$`. This test reads each page's
+text outside maths and code and fails on those; a second test reads the notebooks'
+sources for `\\(` in printed Markdown, which no built page can show.
 
 Run it after `make book` (.ci/run does): `CGAN_REQUIRE_BUILD=1 .venv/bin/python -m
 pytest tests/test_rendering.py`.
@@ -15,7 +18,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from test_book import HTML, chapter_pages, needs_build
+from test_book import HTML, ROOT, chapter_pages, needs_build
 
 SKIPPED_TAGS = {"script", "style", "pre", "code", "head", "nav", "svg", "title"}
 DOLLAR_MATHS = re.compile(r"\$[^$\s][^$\n]*?\$")
@@ -62,10 +65,9 @@ def problems(html: str) -> list[str]:
     for text, in_output, in_list in page.runs:
         for m in DOLLAR_MATHS.finditer(text):
             found.append(f"unrendered $maths$: {m.group(0)[:60]!r}")
-        if not in_output:
-            for m in DELIMITER.finditer(text):
-                where = text[max(0, m.start() - 30) : m.end() + 30]
-                found.append(f"a maths delimiter left in the text: {where!r}")
+        for m in DELIMITER.finditer(text):
+            where = text[max(0, m.start() - 30) : m.end() + 30]
+            found.append(f"a maths delimiter left in the text: {where!r}")
         if in_list:
             for m in LATEX_COMMAND.finditer(text):
                 where = text[max(0, m.start() - 30) : m.end() + 30]
@@ -85,10 +87,26 @@ def test_the_scan_finds_each_kind_of_fault():
     output = '<div class="cell_output"><div class="output text_markdown">{}</div></div>'
     good = (
         '<p>The loss <span class="math notranslate">\\(\\log D\\)</span> falls.</p>'
-        + output.format("<p>D(x) rose to \\(0.8\\)</p>")
+        + output.format('<p>D(x) rose to <span class="math">\\(0.8\\)</span></p>')
         + "<pre>echo $HOME $PATH</pre><p>costs $5</p>"
     )
     assert problems(good) == []
     assert problems(output.format("<p>so $G$ wins</p>"))  # a cell's $maths$
+    assert problems(output.format("<p>so \\(G\\) wins</p>"))  # not taken as maths
     assert problems("<p>…\\(, and under that assumption…\\)</p>")  # broken maths
     assert problems("<ul><li><p>\\log p(x) + \\log q</p></li></ul>")  # a split equation
+
+
+def test_printed_markdown_writes_maths_between_dollars():
+    # In Markdown a cell prints, "\\(" is an escaped "(": the reader sees "(D(x))"
+    # where the code meant maths, and nothing in the built page looks like a fault.
+    import json
+
+    found = []
+    for path in sorted(ROOT.glob("notebooks/*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "Markdown(" in source:
+                if "\\\\(" in source or "\\\\)" in source:
+                    found.append(f"{path.name}, cell {i}")
+    assert not found, found
