@@ -436,8 +436,10 @@ def add_spectral_norm(D: nn.Module) -> nn.Module:
     """Spectral normalisation (Miyato et al., 2018) of every weight of D but embeddings.
 
     Each weight W is used as W / sigma(W), its largest singular value estimated by one
-    power iteration per forward pass, so each layer is 1-Lipschitz and D cannot grow
-    steeper by growing its weights. torch's parametrization does the work.
+    power iteration per forward pass, so D cannot grow steeper by growing its weights.
+    A linear layer is then (about) 1-Lipschitz; for a convolution the reshaped kernel's
+    norm is only a proxy for its slope, and batch norm is not normalised. torch's
+    parametrization does the work.
     """
     for m in D.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
