@@ -45,10 +45,11 @@ def yardstick() -> TestSetFD:
 
 def scores(checkpoint: Path) -> dict:
     run = load_checkpoint(checkpoint)
-    s = evaluate_generator(run.generator.eval(), 500, 0, memo_samples=1)
+    G = run.generator.eval()
+    s = evaluate_generator(G, 500, 0, memo_samples=1)
     hist = np.array(s["class_histogram"]) / s["n"]
     return {
-        "fd_10k": round(yardstick().of_generator(run.generator.eval())[1], 4),
+        "fd_10k": round(yardstick().of_generator(G)[1], 4),
         "step": run.step,
         "clusters": run.config.model_kwargs.get("clusters", 0),
         "seed": run.config.seed,

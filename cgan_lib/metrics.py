@@ -19,7 +19,6 @@ import functools
 import hashlib
 import json
 import math
-import os
 import statistics
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ from .digit_classifier import (
 from .distances import PRDC_K, frechet_distance, frechet_terms, kernel_distance, prdc
 from .errors import BadInput, check_range
 from .memorisation import copy_threshold, nearest_training_digits
-from .mnist_files import cache_dir
+from .mnist_files import cache_dir, write_atomically
 from .sample import generate, sample_by_label
 
 
@@ -446,13 +445,10 @@ def _read_reference_cache(path: Path, key: dict) -> list[float] | None:
 
 
 def _write_reference_cache(path: Path, key: dict, draws: list[float]) -> None:
-    """Write atomically (a temporary file, then a rename), so two chapters computing
-    it at once never leave half a file; a read-only cache folder is not an error."""
+    """Write atomically, as the MNIST cache is written, so two chapters computing it at
+    once never leave half a file; a read-only cache folder is not an error."""
     text = json.dumps({"format": REFERENCE_CACHE_FORMAT, "key": key, "draws": draws})
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_atomically(path, lambda f: f.write(text.encode()))
     except OSError:
         pass

@@ -159,22 +159,34 @@ def _write_cache(arrays: dict, path: Path) -> None:
     rename within one file system), so two processes filling the cache at once cannot
     write into each other's file; the last rename wins and both files are complete.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     fields = {f"{s}_images": arrays[s][0] for s in SPLITS}
     fields |= {f"{s}_labels": arrays[s][1] for s in SPLITS}
+
+    def save(f):
+        np.savez(
+            f,
+            format=np.str_(CACHE_FORMAT),
+            version=np.int64(CACHE_VERSION),
+            sha256=np.str_(_digest(arrays)),
+            **fields,
+        )
+
+    write_atomically(path, save)
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call write(f) on a temporary file of its own beside `path`, then rename it over
+    `path`: readers see the old file or the new one, never half of one, and two writers
+    never write into each other's file (the last rename wins). The file is readable by
+    all, as the cache holds public data; a failed write leaves no temporary file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                format=np.str_(CACHE_FORMAT),
-                version=np.int64(CACHE_VERSION),
-                sha256=np.str_(_digest(arrays)),
-                **fields,
-            )
+            write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the data is public MNIST
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
