@@ -22,7 +22,7 @@ test: $(STAMP)
 
 # The HTML book in _build/html; notebooks are executed during the build, warnings fail it.
 book: $(STAMP) demo
-	CGAN_PROGRESS=text $(BIN)/jupyter-book build . --all -W --keep-going
+	CGAN_PROGRESS=text CGAN_CHECK_FIGURES=1 $(BIN)/jupyter-book build . --all -W --keep-going
 
 # Files the book serves itself (published under _static/), so it works offline: onnxruntime-web, TensorFlow.js (its
 # minified ES2017 bundle, for chapter 2's in-page GAN) and MathJax from npm (pinned by web/package-lock.json), the live widgets'

@@ -56,6 +56,11 @@ from .run import GANRun, TrainConfig, new_run, pick_device  # noqa: E402
 from .sample import generate, sample_by_label, write_number  # noqa: E402
 from .train import fit  # noqa: E402
 
+if os.environ.get("CGAN_CHECK_FIGURES", "0") not in ("", "0"):  # the book build
+    from .viz import check_figures_when_drawn
+
+    check_figures_when_drawn()
+
 __all__ = [
     "BadInput",
     "CganError",

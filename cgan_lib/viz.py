@@ -169,3 +169,78 @@ def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
 
 def image_html(image: np.ndarray, scale: int = 3, alt: str = "generated digits") -> str:
     return img_tag(png_bytes(image, scale), "image/png", alt)
+
+
+# A figure whose axes cut off part of what it plots hides data from the reader (a
+# point above ylim, a bar's top beyond the frame). The book build looks for them.
+CLIP_MARKER = "FigureClipWarning"
+
+
+def _outside(values, low, high, log: bool) -> int:
+    values = np.asarray(values, dtype=float).ravel()
+    values = values[np.isfinite(values)]
+    if log:  # a log axis never shows values <= 0: matplotlib masks them, not a clip
+        values, low, high = np.log10(values[values > 0]), np.log10(low), np.log10(high)
+    slack = 0.01 * (high - low)  # markers drawn on the frame itself are shown
+    return int(((values < low - slack) | (values > high + slack)).sum())
+
+
+def clipped_data(fig) -> list[str]:
+    """What each axes of `fig` plots outside its own limits: lines, scatter points,
+    error bars and the far ends of bars (a bar's base may sit below the frame).
+    Artists drawn in axes coordinates (axhline, axvspan, text) are not data."""
+    found = []
+    for n, ax in enumerate(fig.axes):
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        xlog, ylog = ax.get_xscale() == "log", ax.get_yscale() == "log"
+        xs, ys = [], []
+        for line in ax.get_lines():
+            if line.get_transform() == ax.transData and line.get_visible():
+                x, y = line.get_data()
+                xs.append(np.asarray(x, dtype=float)), ys.append(np.asarray(y, float))
+        for collection in ax.collections:
+            if collection.get_transform() == ax.transData:  # error bars
+                for segment in getattr(collection, "get_segments", list)():
+                    xs.append(segment[:, 0]), ys.append(segment[:, 1])
+            elif collection.get_offset_transform() == ax.transData:  # scatter
+                offsets = np.asarray(collection.get_offsets(), dtype=float)
+                if offsets.size:
+                    xs.append(offsets[:, 0]), ys.append(offsets[:, 1])
+        for patch in ax.patches:
+            if patch.get_data_transform() == ax.transData and hasattr(
+                patch, "get_height"
+            ):
+                px, py = patch.get_x(), patch.get_y()
+                w, h = patch.get_width(), patch.get_height()
+                if py == 0:  # a vertical bar from 0: its top, and its sides
+                    xs.append(np.array([px, px + w])), ys.append(np.array([h]))
+                elif px == 0:  # a horizontal bar from 0
+                    xs.append(np.array([w])), ys.append(np.array([py, py + h]))
+        x_out = sum(_outside(v, x0, x1, xlog) for v in xs)
+        y_out = sum(_outside(v, y0, y1, ylog) for v in ys)
+        if x_out or y_out:
+            title = ax.get_title() or ax.get_ylabel() or f"axes {n}"
+            found.append(
+                f"{title!r}: {x_out} values outside x {x0:.3g}..{x1:.3g}, "
+                f"{y_out} outside y {y0:.3g}..{y1:.3g}"
+            )
+    return found
+
+
+def check_figures_when_drawn() -> None:
+    """Print a warning under every figure, as it is drawn into the page, whose axes
+    clip its data (the book build sets CGAN_CHECK_FIGURES=1; tests/test_book.py fails
+    on the warning in a built page)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    if getattr(FigureCanvasBase.print_figure, "checks_clipping", False):
+        return
+    print_figure = FigureCanvasBase.print_figure
+
+    def checked(self, *args, **kwargs):
+        for problem in clipped_data(self.figure):
+            print(f"{CLIP_MARKER}: a figure hides data: {problem}")
+        return print_figure(self, *args, **kwargs)
+
+    checked.checks_clipping = True
+    FigureCanvasBase.print_figure = checked

@@ -185,3 +185,40 @@ def test_inline_images_carry_the_file_bytes(tmp_path, digits):
     html = viz.image_html(picture, scale=2, alt="two")
     (b64,) = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert np.array_equal(iio.imread(base64.b64decode(b64)), viz.upscale(picture, 2))
+
+
+def test_clipped_data_names_what_the_axes_cut_off():
+    fig, (line, bars, errors, fine) = plt.subplots(1, 4)
+    line.plot([0, 1, 2], [0, 5, 1]), line.set_ylim(0, 2)  # the peak is cut off
+    bars.bar(range(3), [0.6, 0.9, 0.3]), bars.set_ylim(0.5, 1)  # one bar vanishes
+    errors.errorbar([1, 2], [1, 2], [0.5, 3]), errors.set_ylim(0, 3)
+    fine.bar(range(3), [0.6, 0.9, 0.7]), fine.set_ylim(0.5, 1)  # bases may be cut
+    fine.axhline(3), fine.axvspan(-5, 10), fine.scatter([1], [0.8])  # not data
+    found = viz.clipped_data(fig)
+    assert len(found) == 3
+    assert "1 outside y 0..2" in found[0] and "1 outside y 0.5..1" in found[1]
+    assert "2 outside y 0..3" in found[2]
+    log, _ = plt.subplots()
+    axes = log.axes[0]
+    axes.plot([1, 2, 3], [0, 1e-9, 1]), axes.set_yscale("log")
+    axes.set_ylim(1e-8, 1)  # 0 is masked by the log axis; 1e-9 is hidden
+    assert len(viz.clipped_data(log)) == 1
+    axes.set_ylim(1e-10, 1)
+    assert viz.clipped_data(log) == []
+    plt.close("all")
+
+
+def test_the_book_build_prints_a_warning_under_a_clipped_figure(capsys):
+    import io
+
+    viz.check_figures_when_drawn()
+    viz.check_figures_when_drawn()  # installed once, however often it is called
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 5]), ax.set_ylim(0, 1)
+    fig.savefig(io.BytesIO(), format="png")
+    printed = capsys.readouterr().out
+    assert printed.count(viz.CLIP_MARKER) == 1 and "1 outside y 0..1" in printed
+    ax.set_ylim(0, 6)
+    fig.savefig(io.BytesIO(), format="png")
+    assert viz.CLIP_MARKER not in capsys.readouterr().out
+    plt.close(fig)

@@ -8,7 +8,8 @@ parser did not take as maths, or a fragment that a Markdown construct broke out 
 maths: a source line starting with "+ " or "1)" turns the rest of an equation into a
 list item, and the reader sees raw `\\(`, `\\log` or `$`. This test reads each page's
 text outside maths and code and fails on those; a second test reads the notebooks'
-sources for `\\(` in printed Markdown, which no built page can show.
+sources for `\\(` in printed Markdown, which no built page can show. A third fails
+on a figure whose axes cut off part of its data (cgan_lib.viz.clipped_data).
 
 Run it after `make book` (.ci/run does): `CGAN_REQUIRE_BUILD=1 .venv/bin/python -m
 pytest tests/test_rendering.py`.
@@ -81,6 +82,18 @@ def test_maths_renders_on_every_page(page):
     assert page.exists(), page
     found = problems(page.read_text())
     assert not found, f"{page.relative_to(HTML)}:\n" + "\n".join(found[:10])
+
+
+@needs_build
+@pytest.mark.parametrize("page", chapter_pages(), ids=lambda p: p.stem)
+def test_no_figure_hides_data_outside_its_axes(page):
+    # The build runs with CGAN_CHECK_FIGURES=1: cgan_lib.viz prints this marker under
+    # any figure whose axes cut off a point, a bar or an error bar it plots.
+    from cgan_lib.viz import CLIP_MARKER
+
+    text = page.read_text()
+    at = text.find(CLIP_MARKER)
+    assert at < 0, f"{page.relative_to(HTML)}: {text[at : at + 200]}"
 
 
 def test_the_scan_finds_each_kind_of_fault():
