@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -42,6 +41,7 @@ from .errors import (
     TrainingDiverged,
     truncated_repr,
 )
+from .mnist_files import write_atomically
 from .run import GANRun, config_from_dict, new_run, pick_device
 
 try:  # POSIX (Linux, macOS, Colab); on Windows runs are not locked
@@ -61,19 +61,11 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 
 def write_file(state: dict, path: str | Path, kind: str) -> Path:
-    """torch.save `state`, labelled as `kind`, to `path` atomically."""
+    """torch.save `state`, labelled as `kind`, to `path` atomically (readers see the
+    old file or the new one, never half of one; see mnist_files.write_atomically)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, "kind": kind, "version": VERSION, **state}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-        # atomic: readers see the old file or the new one, never half of one
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda f: torch.save(state, f))
     return path
 
 

@@ -352,14 +352,16 @@ def test_temporary_files_are_unique_per_writer_and_cleaned_up(
     tmp_path, saved, monkeypatch
 ):
     run = cgan_lib.load_checkpoint(saved / "mlp" / "checkpoint.pt")
-    target, names, real_mkstemp = tmp_path / "checkpoint.pt", [], ck.tempfile.mkstemp
+    import tempfile  # checkpoints are written by mnist_files.write_atomically
+
+    target, names, real_mkstemp = tmp_path / "checkpoint.pt", [], tempfile.mkstemp
 
     def spy(*a, **kw):
         fd, name = real_mkstemp(*a, **kw)
         names.append(Path(name).name)
         return fd, name
 
-    monkeypatch.setattr(ck.tempfile, "mkstemp", spy)
+    monkeypatch.setattr(tempfile, "mkstemp", spy)
     ck.save_checkpoint(run, target)
     ck.save_checkpoint(run, target)
     assert len(set(names)) == 2 and "checkpoint.pt.tmp" not in names, names
