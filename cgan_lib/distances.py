@@ -101,8 +101,9 @@ def prdc(real_feats, fake_feats, k: int = PRDC_K) -> dict:
 
     The formulas of the `prdc` package (Naeem et al.'s code), written with torch.cdist:
     that package computes its distances with scikit-learn on 8 worker threads, which
-    takes seconds per call on a 2-core machine and the scores are computed ~50 times
-    per table. tests/test_metrics_crosscheck.py checks this against `prdc` itself.
+    takes seconds per call on a 2-core machine, and `metrics.score` calls it 55 times
+    per row of a table (once per draw, and once per draw and digit class).
+    tests/test_metrics_crosscheck.py checks this against `prdc` itself.
     """
     real = torch.as_tensor(np.asarray(real_feats), dtype=torch.float64)
     fake = torch.as_tensor(np.asarray(fake_feats), dtype=torch.float64)
