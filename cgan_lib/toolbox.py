@@ -94,13 +94,6 @@ def verdict(a: tuple[float, float], b: tuple[float, float]) -> str:
     return "beyond noise" if abs(mean_a - mean_b) > 2 * max(std_a, std_b) else "noise"
 
 
-def near_threshold(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """True when |mean_a - mean_b| is within 20% of verdict's threshold, either side."""
-    (mean_a, std_a), (mean_b, std_b) = a, b
-    threshold = 2 * max(std_a, std_b)
-    return abs(abs(mean_a - mean_b) - threshold) <= 0.2 * threshold
-
-
 def table(results: dict) -> str:
     """The chapter's table: mean ± std per recipe and each difference from BASELINE."""
     rows = summary_rows(results)
@@ -191,18 +184,6 @@ def findings(results: dict) -> str:
             + "; ".join(f"{n} (classes drawn per seed: {drawn[n]})" for n in at_chance)
             + "."
         )
-    close = sorted(
-        f"{name} ({label})"
-        for name, row in rows.items()
-        if name != BASELINE
-        for metric, label in (("accuracy", "accuracy"), ("frechet_distance", "Fréchet"))
-        if near_threshold(row[metric], base[metric])
-    )
-    lines.append(
-        "- **Within 20% of the threshold**, so undecided either way: "
-        + (", ".join(close) or "none")
-        + "."
-    )
     seconds = {name: row["wall_seconds"] for name, row in rows.items()}
     fast, slow = min(seconds, key=seconds.get), max(seconds, key=seconds.get)
     lines.append(

@@ -310,13 +310,6 @@ def test_verdict_calls_small_differences_noise():
     assert toolbox.verdict((1.0, 0.1), (1.25, 0.05)) == "beyond noise"
 
 
-def test_near_threshold_flags_gaps_close_to_twice_the_larger_spread():
-    assert toolbox.near_threshold((1.0, 0.1), (1.2, 0.05))  # gap 0.2, threshold 0.2
-    assert toolbox.near_threshold((1.0, 0.1), (1.17, 0.05))  # 15% under it
-    assert not toolbox.near_threshold((1.0, 0.1), (1.5, 0.05))
-    assert not toolbox.near_threshold((1.0, 0.1), (1.05, 0.05))
-
-
 def test_findings_name_recipes_at_chance_with_their_classes_drawn():
     results = json.loads(json.dumps(toolbox.load_results()))
     name = next(n for n in results["recipes"] if n != toolbox.BASELINE)
