@@ -210,3 +210,25 @@ def test_chapter_5s_clusters_are_backed_by_same_recipe_seed_runs():
     ):
         gain, spread = gain_and_spread(by_k, k, metric, better)
         assert gain > 2 * spread, metric
+
+
+def test_the_learning_rate_lesson_beats_the_noise_rule():
+    # the appendix reads its one-seed learning-rate runs against the seed-to-seed spread
+    # of chapter 9's benchmark (the same architecture at 2e-4, 500 steps): the gap at
+    # step 600 must be more than twice that spread, and the numbers must be the files'
+    from cgan_lib.toolbox import load_results
+
+    lines = [json.loads(line) for line in LR_RUNS.read_text().splitlines()]
+    acc = {(d["name"], d["step"]): d.get("acc") for d in lines}
+    runs = load_results()["recipes"]["non-saturating"]["runs"]
+    sd = statistics.stdev(r["accuracy"] for r in runs)
+    gap = acc["C_lr10", 600] - acc["A_fast", 600]
+    text = APPENDIX.read_text()
+    assert gap > 2 * sd
+    assert f"standard deviation of {100 * sd:.1f} points" in text
+    assert f"{100 * gap:.0f} points" in text
+    assert f"| 1e-3 | {acc['C_lr10', 300]:.1%} | {acc['C_lr10', 600]:.1%} |" in text
+    assert f"| 2e-4 | {acc['A_fast', 300]:.1%} | {acc['A_fast', 600]:.1%} |" in text
+    # "2e-4 needs between 1,800 and 2,400 steps to pass" 1e-3's step-600 accuracy
+    assert acc["A_fast", 1800] < acc["C_lr10", 600] < acc["A_fast", 2400]
+    assert acc["A_fast", 900] < acc["C_lr10", 300]
