@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import inspect
 import io
+import textwrap
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -128,13 +129,25 @@ def show(image: np.ndarray, title: str | None = None, scale: float = 1.0, ax=Non
     return ax
 
 
-def show_source(obj):
+def show_source(obj, start: str | None = None, stop: str | None = None):
     """Display the source of a library function or class in a notebook (highlighted in
-    the HTML book).
+    the HTML book). With `start` and `stop`, only the lines from the first one that
+    contains `start` to the first one after it that contains `stop` (a chapter shows
+    the part it teaches), dedented.
     """
     from IPython.display import Code  # IPython: only in notebooks
 
-    return Code(inspect.getsource(obj), language="python")
+    lines = inspect.getsource(obj).splitlines(keepends=True)
+    first = 0 if start is None else _line_with(lines, start, 0, obj)
+    last = len(lines) - 1 if stop is None else _line_with(lines, stop, first, obj)
+    return Code(textwrap.dedent("".join(lines[first : last + 1])), language="python")
+
+
+def _line_with(lines: list[str], text: str, after: int, obj) -> int:
+    for i in range(after, len(lines)):
+        if text in lines[i]:
+            return i
+    raise ValueError(f"no line of {obj.__qualname__}'s source contains {text!r}")
 
 
 def img_tag(data: bytes, mime: str, alt: str, width: int | None = None) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgan_lib import data, viz
+from cgan_lib import data, models, viz
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -170,6 +170,16 @@ def test_show_source_is_the_librarys_own_source():
     code = viz.show_source(data.to_signed)
     assert code.data == inspect.getsource(data.to_signed)
     assert code.data.startswith("def to_signed(")
+
+
+def test_show_source_cuts_the_part_a_chapter_teaches():
+    code = viz.show_source(models.ConvGenerator.__init__, "self.project =", "self.up =")
+    lines = code.data.splitlines()
+    assert lines[0] == "self.project = nn.Sequential("  # dedented to its first line
+    assert lines[-1] == "self.up = nn.Sequential(*up, nn.Tanh())"
+    assert "ConvTranspose2d" in code.data and "def __init__" not in code.data
+    with pytest.raises(ValueError, match="no line of ConvGenerator.__init__"):
+        viz.show_source(models.ConvGenerator.__init__, "self.nothing")
 
 
 def test_inline_images_carry_the_file_bytes(tmp_path, digits):
