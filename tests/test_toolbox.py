@@ -286,6 +286,24 @@ def test_results_file_has_every_recipe_with_at_least_three_seeds():
         assert min(accs) - 1e-9 <= row["accuracy"][0] <= max(accs) + 1e-9
 
 
+def test_plot_reads_the_frechet_distance_in_times_real_digits():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    results = toolbox.load_results()
+    rows = toolbox.summary_rows(results)
+    fig = toolbox.plot(results, real_fd=2.0)
+    fd_panel = fig.axes[1]
+    assert "× real digits" in fd_panel.get_xlabel()
+    means = fd_panel.lines[0].get_xdata()  # the error bar's centres, in row order
+    expected = [row["frechet_distance"][0] / 2.0 for row in rows.values()]
+    assert list(means) == pytest.approx(expected)
+    assert 1.0 in [line.get_xdata()[0] for line in fd_panel.lines[1:]]  # real digits
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(BadInput, match="real_fd"):
+            toolbox.plot(results, real_fd=bad)
+
+
 def test_table_rows_are_the_files_means_and_verdicts():
     results = toolbox.load_results()
     text = toolbox.table(results).splitlines()
@@ -325,7 +343,10 @@ def test_chapter_draws_its_table_and_plot_from_the_results_file():
         "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"
     )
     assert "toolbox.load_results()" in code
-    assert "toolbox.table(results)" in code and "toolbox.plot(results)" in code
+    assert (
+        "toolbox.table(results)" in code
+        and "toolbox.plot(results, real_fd=real_fd)" in code
+    )
     text = "\n".join("".join(c["source"]) for c in nb["cells"])
     assert "python bench/toolbox.py" in text
     readme = (BOOK / "bench" / "README.md").read_text()
