@@ -333,8 +333,9 @@ class StepLog:
             )
             raise TrainingDiverged(
                 f"training diverged at step {first + i}: {values}. Nothing was saved "
-                "after this; lower the learning rate or change the loss, and resume "
-                "from the last checkpoint."
+                "after this. To go on from the last checkpoint at a smaller rate: run "
+                "= cgan_lib.load_checkpoint(path); run.config = dataclasses.replace("
+                "run.config, lr_g=..., lr_d=...); fit(run, ...)."
             )
         for k, column in zip(HISTORY_KEYS, stats.T.tolist()):
             self.run.history[k].extend(column)

@@ -127,3 +127,22 @@ def test_updating_g_first_fails_without_a_false_detach_hint():
     report = check_step(g_first)
     assert not report.passed and report.mistake is None
     assert "detach" not in str(report)
+
+
+def test_chapter_4_describes_the_checkers_start_as_it_is():
+    import json
+    from pathlib import Path
+
+    from cgan_lib.step_check import CHECK_CONFIG
+
+    chapter = (
+        Path(__file__).resolve().parents[1] / "notebooks" / "04_training_step.ipynb"
+    )
+    text = " ".join(
+        " ".join(
+            "".join(c["source"]) for c in json.loads(chapter.read_text())["cells"]
+        ).split()
+    )
+    width, batch = CHECK_CONFIG["model_kwargs"]["width"], CHECK_CONFIG["batch_size"]
+    assert CHECK_CONFIG["model"] == "mlp" and CHECK_CONFIG["seed"] == 0
+    assert f"(the MLP GAN at width {width}, seed 0, batches of {batch})" in text

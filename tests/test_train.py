@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import types
 
@@ -207,6 +208,29 @@ def test_nan_stops_training_with_a_clear_message_and_no_checkpoint(
             device=CPU,
         )
     assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_the_divergence_message_recipe_goes_on_at_a_smaller_rate(tmp_path, small_data):
+    # What TrainingDiverged tells the user to do: load the last checkpoint, lower the
+    # rates in its config, and fit the run itself (resuming from a TrainConfig with
+    # other rates is refused).
+    cfg = TrainConfig(model="mlp", model_kwargs=TINY, lr_g=1.0, lr_d=1.0)
+    run = fit(
+        cfg, steps=3, out_dir=tmp_path, data=small_data, progress=False, device=CPU
+    )
+    with torch.no_grad():
+        next(run.G.parameters()).view(-1)[0] = float("inf")
+    with pytest.raises(TrainingDiverged, match="load_checkpoint") as error:
+        fit(run, steps=5, data=small_data, progress=False, device=CPU)
+    assert "dataclasses.replace(run.config, lr_g=..., lr_d=...)" in str(error.value)
+    run = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert run.step == 3 and run.config.lr_g == 1.0
+    run.config = dataclasses.replace(run.config, lr_g=2e-4, lr_d=2e-4)
+    fit(run, steps=6, out_dir=tmp_path, data=small_data, progress=False, device=CPU)
+    assert run.step == 6 and all(math.isfinite(v) for v in run.history["d_loss"])
+    assert {g["lr"] for g in run.opt_g.param_groups} == {2e-4}
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert saved.step == 6 and saved.config.lr_d == 2e-4
 
 
 class FakeClock:
