@@ -128,14 +128,12 @@ def plot(results: dict, real_fd: float | None = None):
     """
     import matplotlib.pyplot as plt
 
-    if real_fd is not None and not (math.isfinite(real_fd) and real_fd > 0):
-        raise BadInput(f"real_fd must be a positive finite number, got {real_fd!r}")
     fd_scale, fd_label = 1.0, "Fréchet distance, lower is better"
     if real_fd is not None:
-        fd_scale, fd_label = (
-            1 / real_fd,
-            "Fréchet distance, × real digits (lower is better)",
-        )
+        if not (math.isfinite(real_fd) and real_fd > 0):
+            raise BadInput(f"real_fd must be a positive finite number, got {real_fd!r}")
+        fd_scale = 1 / real_fd
+        fd_label = "Fréchet distance, × real digits (lower is better)"
     rows = summary_rows(results)
     names = list(rows)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
